@@ -1,0 +1,34 @@
+// latentcast-bench: timings of the parts whose speed matters, one subcommand each.
+#include <cstdio>
+#include <cstring>
+
+#include "app/bench/bench.h"
+
+namespace {
+
+struct Subcommand {
+  const char* name;
+  int (*run)(int argc, char** argv);
+  const char* usage;
+};
+
+const Subcommand kSubcommands[] = {
+    {"csv", latentcast::bench::bench_csv,
+     "csv [--rows N] [--cols N] [--dir DIR] [--json]   read_csv on a generated file"},
+};
+
+int usage() {
+  std::fprintf(stderr, "usage: latentcast-bench SUBCOMMAND [options]\n\nsubcommands:\n");
+  for (const Subcommand& s : kSubcommands) std::fprintf(stderr, "  %s\n", s.usage);
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return usage();
+  for (const Subcommand& s : kSubcommands)
+    if (std::strcmp(argv[1], s.name) == 0) return s.run(argc - 1, argv + 1);
+  std::fprintf(stderr, "latentcast-bench: unknown subcommand '%s'\n", argv[1]);
+  return usage();
+}

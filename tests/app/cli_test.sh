@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# latentcast-cli end to end: real files in, exit codes and messages out (DESIGN.md section 7).
+# usage: cli_test.sh PATH/TO/latentcast-cli SCRATCH_DIR
+set -uo pipefail
+cli=$1
+dir=$2
+rm -rf "$dir" && mkdir -p "$dir"
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+# expect CODE SUBSTRING -- command...: exit code must be CODE and stdout+stderr must contain SUBSTRING.
+expect() {
+  local code=$1 needle=$2; shift 3
+  local out rc
+  out=$("$@" 2>&1); rc=$?
+  if [ "$rc" -ne "$code" ]; then fail "$* -> exit $rc, expected $code; output: $out"; return; fi
+  case "$out" in *"$needle"*) ;; *) fail "$* -> output lacks '$needle': $out";; esac
+}
+
+printf 'date,HUFL,OT\n2020-01-01 00:00,1.5,10\n2020-01-01 01:00,1.7,11\n' > "$dir/tiny.csv"
+for i in $(seq 2 400); do
+  printf '2020-01-%02d %02d:00,%s,%s\n' $((1 + i / 24)) $((i % 24)) "$i.25" "$((i % 7))" >> "$dir/tiny.csv"
+done
+
+expect 0 "latentcast-cli" -- "$cli" --version
+expect 2 "usage:" -- "$cli"
+expect 2 "unknown command 'frobnicate'" -- "$cli" frobnicate
+expect 2 "--csv is required" -- "$cli" inspect
+expect 2 "--bogus: unknown option" -- "$cli" inspect --csv "$dir/tiny.csv" --bogus
+
+# inspect: text and JSON
+expect 0 "rows:       401" -- "$cli" inspect --csv "$dir/tiny.csv"
+expect 0 '"interval_seconds": 3600' -- "$cli" inspect --csv "$dir/tiny.csv" --json
+expect 0 '"date_column": "date"' -- "$cli" inspect --csv "$dir/tiny.csv" --json
+
+# inspect: bad files exit 2 naming the file (and the line where there is one)
+: > "$dir/empty.csv"
+expect 2 "empty.csv" -- "$cli" inspect --csv "$dir/empty.csv"
+printf 'a,b\n1,2\n3\n' > "$dir/ragged.csv"
+expect 2 "ragged.csv:3:" -- "$cli" inspect --csv "$dir/ragged.csv"
+printf '\x00\x01\x02binary' > "$dir/binary.csv"
+expect 2 "binary.csv" -- "$cli" inspect --csv "$dir/binary.csv"
+printf 'name,city\nann,oslo\nbob,rome\n' > "$dir/text.csv"
+expect 2 "no numeric column" -- "$cli" inspect --csv "$dir/text.csv"
+expect 2 "missing.csv" -- "$cli" inspect --csv "$dir/missing.csv"
+printf 'a,b\n1,2\n,4\n5,6\n' > "$dir/gaps.csv"
+expect 0 "line 3, column 'a'" -- "$cli" inspect --csv "$dir/gaps.csv"
+
+# new + validate
+expect 0 "wrote" -- "$cli" new --csv "$dir/tiny.csv" --out "$dir/p.lcproj" --target OT --lookback 24 --horizon 12
+[ -f "$dir/p.lcproj" ] || fail "new did not write the project"
+grep -q '"path": "tiny.csv"' "$dir/p.lcproj" || fail "dataset path not stored relative: $(grep path "$dir/p.lcproj")"
+expect 2 "already exists" -- "$cli" new --csv "$dir/tiny.csv" --out "$dir/p.lcproj"
+expect 2 "no numeric column 'XX'" -- "$cli" new --csv "$dir/tiny.csv" --out "$dir/q.lcproj" --target XX
+expect 0 "valid" -- "$cli" validate --project "$dir/p.lcproj"
+expect 0 '"batch_size": 8' -- "$cli" validate --project "$dir/p.lcproj" --set memory.batch_size=8 --json
+expect 2 '--set memory.batch_size: must be an integer >= 1' -- \
+  "$cli" validate --project "$dir/p.lcproj" --set memory.batch_size=four
+expect 2 "memory.attention_backend" -- "$cli" validate --project "$dir/p.lcproj" --set memory.attention_backend=flashy
+expect 2 "fewer than lookback + horizon" -- "$cli" validate --project "$dir/p.lcproj" --set dataset.lookback=5000
+before=$(sha256sum "$dir/p.lcproj")
+head -c 200 "$dir/p.lcproj" > "$dir/truncated.lcproj"
+expect 2 "truncated.lcproj" -- "$cli" validate --project "$dir/truncated.lcproj"
+[ "$before" = "$(sha256sum "$dir/p.lcproj")" ] || fail "a failed validate changed the project file"
+sed 's/"batch_size": [0-9]*/"batch_size": "four"/' "$dir/p.lcproj" > "$dir/bad.lcproj"
+expect 2 'bad.lcproj: memory.batch_size: must be an integer >= 1 and <= 65536, got "four"' -- \
+  "$cli" validate --project "$dir/bad.lcproj"
+expect 0 "valid" -- "$cli" validate --project "$dir/p.lcproj" --set model.channels=16,32 --set model.attention_levels=1
+mv "$dir/tiny.csv" "$dir/moved.csv"
+expect 2 "tiny.csv" -- "$cli" validate --project "$dir/p.lcproj"
+mv "$dir/moved.csv" "$dir/tiny.csv"
+
+# missing values: rejected by default with the line, accepted with fill_forward
+{ echo "x,y"; for i in $(seq 1 300); do if [ "$i" = 50 ]; then echo "$i,"; else echo "$i,$((i * 2))"; fi; done; } > "$dir/holes.csv"
+expect 2 "holes.csv:51:" -- "$cli" new --csv "$dir/holes.csv" --out "$dir/h.lcproj" --lookback 24 --horizon 12
+expect 0 "wrote" -- "$cli" new --csv "$dir/holes.csv" --out "$dir/h.lcproj" --lookback 24 --horizon 12 \
+  --set dataset.missing_policy=fill_forward
+
+# demo
+expect 0 "demo.lcproj" -- "$cli" demo --out "$dir/demo"
+expect 0 "valid" -- "$cli" validate --project "$dir/demo/demo.lcproj"
+expect 0 "rows:       4000" -- "$cli" inspect --csv "$dir/demo/demo.csv"
+
+# devices
+expect 0 '"torch_version"' -- "$cli" devices --json
+
+if [ "$failures" -ne 0 ]; then echo "$failures failure(s)"; exit 1; fi
+echo "cli: all checks passed"

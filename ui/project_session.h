@@ -1,0 +1,53 @@
+// The document the window edits: the project configuration, where it is saved, whether it has unsaved
+// changes, and its loaded data. Every load happens into temporaries first, so a failed open leaves the
+// current project exactly as it was.
+#pragma once
+
+#include <QObject>
+#include <QString>
+
+#include "app/project/project.h"
+#include "model/data/csv.h"
+
+namespace latentcast::ui {
+
+class ProjectSession : public QObject {
+  Q_OBJECT
+
+ public:
+  explicit ProjectSession(QObject* parent = nullptr);
+
+  // Each returns an empty string on success or the loader's message (nothing changes on failure).
+  QString load_demo();
+  QString open_project(const QString& path);
+  QString import_csv(const QString& path);  // a new, unsaved project with defaults for this CSV
+  QString save_to(const QString& path);     // becomes the project's path on success
+
+  const ProjectConfig& config() const { return config_; }
+  const data::Table& table() const { return table_; }
+  const QString& path() const { return path_; }  // empty until saved
+  bool dirty() const { return dirty_; }
+  QString display_name() const;
+
+  // Edits from the panels: validated like the file; on failure nothing changes and the message returns.
+  QString set_target_columns(const std::vector<std::string>& targets);
+  QString set_split(const SplitConfig& split);
+  QString set_window(int lookback, int horizon);
+
+ Q_SIGNALS:
+  void project_replaced();  // a different project (and table) is loaded
+  void config_changed();    // the current project's settings changed
+  void dirty_changed(bool dirty);
+
+ private:
+  QString edit(const std::function<void(ProjectConfig&)>& change);
+  void replace(ProjectConfig config, data::Table table, QString path, bool dirty);
+  void set_dirty(bool dirty);
+
+  ProjectConfig config_;
+  data::Table table_;
+  QString path_;
+  bool dirty_ = false;
+};
+
+}  // namespace latentcast::ui
