@@ -134,7 +134,7 @@ void DataPanel::rebuild() {
   const auto inputs = data::input_columns(t, d);
 
   QString summary = tr("<b>%1</b><br>%2 rows, %3 numeric columns")
-                        .arg(qs(d.path).toHtmlEscaped())
+                        .arg(session_->data_label().toHtmlEscaped())
                         .arg(t.rows())
                         .arg(t.numeric_names.size());
   if (!t.timestamps.empty()) {
@@ -146,6 +146,7 @@ void DataPanel::rebuild() {
   }
   if (!t.missing.empty()) summary += tr("<br>%1 missing values filled forward").arg(t.missing.size());
   summary_->setText(summary);
+  summary_->setToolTip(qs(d.path));
 
   columns_->setRowCount(0);
   // Columns outside dataset.columns are not model inputs; they are not listed.

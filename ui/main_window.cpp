@@ -21,6 +21,9 @@
 #include "ui/data_panel.h"
 #include "ui/project_session.h"
 
+// Resources compiled into a static library are registered only when asked, at global scope.
+static void register_latentcast_resources() { Q_INIT_RESOURCE(latentcast); }
+
 namespace latentcast::ui {
 namespace {
 
@@ -37,8 +40,11 @@ bool is_project_file(const QString& path) {
 
 MainWindow::MainWindow(QWidget* parent)
     : QMainWindow(parent), session_(new ProjectSession(this)), tabs_(new QTabWidget(this)) {
+  static const bool registered = (register_latentcast_resources(), true);
+  (void)registered;
   setObjectName(QStringLiteral("mainWindow"));
   setWindowIcon(QIcon(QStringLiteral(":/icons/latentcast.svg")));
+  QApplication::setWindowIcon(windowIcon());
   setAcceptDrops(true);
   data_panel_ = new DataPanel(session_, this);
   tabs_->addTab(data_panel_, tr("&Data"));

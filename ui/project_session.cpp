@@ -34,6 +34,11 @@ QString guarded(F&& f) {
 
 ProjectSession::ProjectSession(QObject* parent) : QObject(parent) {}
 
+QString ProjectSession::data_label() const {
+  if (config_.dataset.path == data::kDemoDatasetPath) return tr("Built-in demo series (generated)");
+  return QFileInfo(text(config_.dataset.path)).fileName();
+}
+
 QString ProjectSession::display_name() const {
   const QString base = path_.isEmpty() ? text(config_.name) : QFileInfo(path_).fileName();
   return dirty_ ? base + QStringLiteral(" *") : base;

@@ -27,7 +27,8 @@ class ProjectSession : public QObject {
   const data::Table& table() const { return table_; }
   const QString& path() const { return path_; }  // empty until saved
   bool dirty() const { return dirty_; }
-  QString display_name() const;
+  QString display_name() const;  // window title: file name (or project name) and " *" when dirty
+  QString data_label() const;    // the data file's name, or a description of the demo series
 
   // Edits from the panels: validated like the file; on failure nothing changes and the message returns.
   QString set_target_columns(const std::vector<std::string>& targets);

@@ -33,6 +33,17 @@ SeriesPlot::SeriesPlot(QWidget* parent) : QWidget(parent), plot_(new QCustomPlot
     bands_[i]->setLayer(QStringLiteral("background"));
     bands_[i]->setVisible(false);
     bands_[i]->setObjectName(QString::fromLatin1(kBandNames[i]));
+    labels_[i] = new QCPItemText(plot_);
+    labels_[i]->setText(QString::fromLatin1(kBandNames[i]));
+    QColor ink = kBandColors[i];
+    ink.setAlpha(255);
+    labels_[i]->setColor(ink.darker(170));
+    labels_[i]->setPositionAlignment(Qt::AlignTop | Qt::AlignHCenter);
+    labels_[i]->position->setParentAnchorX(bands_[i]->top);
+    labels_[i]->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
+    labels_[i]->position->setCoords(0, 0.01);
+    labels_[i]->setClipToAxisRect(true);
+    labels_[i]->setVisible(false);
   }
   plot_->setObjectName(QStringLiteral("seriesPlot"));
 }
@@ -75,7 +86,8 @@ void SeriesPlot::set_series(const data::Table& table, const std::vector<std::str
   reset_zoom();
 }
 
-void SeriesPlot::place_band(QCPItemRect* band, const data::RowRange& range) {
+void SeriesPlot::place_band(int index, const data::RowRange& range) {
+  QCPItemRect* band = bands_[index];
   band->topLeft->setTypeX(QCPItemPosition::ptPlotCoords);
   band->topLeft->setTypeY(QCPItemPosition::ptAxisRectRatio);
   band->bottomRight->setTypeX(QCPItemPosition::ptPlotCoords);
@@ -83,17 +95,21 @@ void SeriesPlot::place_band(QCPItemRect* band, const data::RowRange& range) {
   band->topLeft->setCoords(x_of_row(range.begin), 0);
   band->bottomRight->setCoords(x_of_row(range.end - 1), 1);
   band->setVisible(range.size() > 0);
+  labels_[index]->setVisible(range.size() > 0);
 }
 
 void SeriesPlot::set_split(const data::SplitRows* split) {
   if (!split) {
-    for (auto* band : bands_) band->setVisible(false);
+    for (int i = 0; i < 3; ++i) {
+      bands_[i]->setVisible(false);
+      labels_[i]->setVisible(false);
+    }
   } else {
     // Validation and test start `lookback` rows early (their history); shade from their first forecast
     // row so the bands do not overlap.
-    place_band(bands_[0], split->train);
-    place_band(bands_[1], {split->train.end, split->val.end});
-    place_band(bands_[2], {split->val.end, split->test.end});
+    place_band(0, split->train);
+    place_band(1, {split->train.end, split->val.end});
+    place_band(2, {split->val.end, split->test.end});
   }
   plot_->replot(QCustomPlot::rpQueuedReplot);
 }

@@ -10,6 +10,7 @@
 
 class QCustomPlot;
 class QCPItemRect;
+class QCPItemText;
 
 namespace latentcast::ui {
 
@@ -32,10 +33,11 @@ class SeriesPlot : public QWidget {
 
  private:
   double x_of_row(std::int64_t row) const;
-  void place_band(QCPItemRect* band, const data::RowRange& range);
+  void place_band(int index, const data::RowRange& range);
 
   QCustomPlot* plot_;
   QCPItemRect* bands_[3] = {nullptr, nullptr, nullptr};  // train, val, test
+  QCPItemText* labels_[3] = {nullptr, nullptr, nullptr};  // their names, at the top of each band
   std::vector<double> x_;  // x of every row
 };
 

@@ -14,7 +14,7 @@ struct Subcommand {
 
 const Subcommand kSubcommands[] = {
     {"csv", latentcast::bench::bench_csv,
-     "csv [--rows N] [--cols N] [--dir DIR] [--json]   read_csv on a generated file"},
+     "csv [--rows N] [--cols N] [--dir DIR] [--json]   read_csv vs a getline/stod peer"},
 };
 
 int usage() {

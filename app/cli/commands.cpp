@@ -199,6 +199,25 @@ int cmd_demo(const std::vector<std::string>& argv) {
   return kExitOk;
 }
 
+int cmd_settings(const std::vector<std::string>& argv) {
+  const Args args(argv, {}, {"--json"});
+  if (args.flag("--json")) {
+    json out = json::array();
+    for (const auto& f : project::fields())
+      out.push_back({{"path", f.path},
+                     {"kind", f.kind},
+                     {"allowed", f.allowed},
+                     {"default", json::parse(f.default_value)}});
+    std::cout << out.dump(2) << "\n";
+    return kExitOk;
+  }
+  std::printf("%-34s %-13s %-40s %s\n", "setting", "kind", "allowed", "default");
+  for (const auto& f : project::fields())
+    std::printf("%-34s %-13s %-40s %s\n", f.path.c_str(), f.kind.c_str(), f.allowed.c_str(),
+                f.default_value.c_str());
+  return kExitOk;
+}
+
 int cmd_devices(const std::vector<std::string>& argv) {
   const Args args(argv, {}, {"--json"});
   const DeviceReport r = detect_devices();

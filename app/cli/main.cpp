@@ -28,6 +28,7 @@ const Command kCommands[] = {
      "[--set key=value]... [--force]"},
     {"validate", cmd_validate, "validate --project P [--set key=value]... [--json]"},
     {"demo", cmd_demo, "demo     --out DIR [--rows N]   (writes the demo series and project)"},
+    {"settings", cmd_settings, "settings [--json]              (every project setting for --set)"},
     {"devices", cmd_devices, "devices  [--json]              (LibTorch, CUDA and GPUs seen here)"},
 };
 

@@ -11,7 +11,6 @@ int main(int argc, char** argv) {
   QApplication::setOrganizationName(QStringLiteral("Latentcast"));
   QApplication::setApplicationName(QStringLiteral("Latentcast"));
   QApplication::setApplicationVersion(QStringLiteral(LATENTCAST_VERSION));
-  QApplication::setWindowIcon(QIcon(QStringLiteral(":/icons/latentcast.svg")));
 
   QCommandLineParser parser;
   parser.setApplicationDescription(QStringLiteral("Latent-diffusion forecasting with a live VRAM estimate"));

@@ -22,7 +22,7 @@ constexpr double kDailyPeriod = 24.0;    // hours
 constexpr double kWeeklyPeriod = 168.0;  // hours
 constexpr std::size_t kFlushBytes = 1 << 20;
 
-// One demo column: y = level + trend + daily + weekly + noise, with the regime change at 70 % of
+// One demo column: y = level + trend + daily + weekly + noise, with the regime change at 55 % of
 // the rows adding level_shift, switching the slope to slope_after and scaling the daily amplitude.
 struct SeriesSpec {
   const char* name;
@@ -118,7 +118,7 @@ Table make_demo_series(std::int64_t rows, std::uint64_t seed) {
   table.timestamps.resize(std::size_t(rows));
   for (std::int64_t i = 0; i < rows; ++i) table.timestamps[std::size_t(i)] = kDemoStart + i * kHour;
 
-  const std::int64_t change = rows * 7 / 10;
+  const std::int64_t change = rows * 55 / 100;
   std::uint64_t seeder = seed;
   for (const SeriesSpec& s : kSeries) {
     // One generator per column, so a column's noise does not depend on the columns before it.

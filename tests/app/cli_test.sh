@@ -81,6 +81,10 @@ expect 0 "demo.lcproj" -- "$cli" demo --out "$dir/demo"
 expect 0 "valid" -- "$cli" validate --project "$dir/demo/demo.lcproj"
 expect 0 "rows:       4000" -- "$cli" inspect --csv "$dir/demo/demo.csv"
 
+# settings: the contract names are listed with their defaults
+expect 0 "memory.attention_backend" -- "$cli" settings
+expect 0 '"path": "model.image_size"' -- "$cli" settings --json
+
 # devices
 expect 0 '"torch_version"' -- "$cli" devices --json
 
