@@ -26,14 +26,6 @@ namespace {
 
 QString qs(const std::string& s) { return QString::fromStdString(s); }
 
-QString interval_text(std::int64_t seconds) {
-  if (seconds <= 0) return QStringLiteral("n/a");
-  if (seconds % 86400 == 0) return QStringLiteral("%1 d").arg(seconds / 86400);
-  if (seconds % 3600 == 0) return QStringLiteral("%1 h").arg(seconds / 3600);
-  if (seconds % 60 == 0) return QStringLiteral("%1 min").arg(seconds / 60);
-  return QStringLiteral("%1 s").arg(seconds);
-}
-
 QTableWidgetItem* check_item(bool checked) {
   auto* item = new QTableWidgetItem;
   item->setFlags(Qt::ItemIsUserCheckable | Qt::ItemIsEnabled | Qt::ItemIsSelectable);
@@ -141,7 +133,7 @@ void DataPanel::rebuild() {
     const data::Sampling s = data::sampling_of(t);
     summary += tr("<br>%1 to %2, every %3%4")
                    .arg(qs(data::format_datetime(t.timestamps.front())),
-                        qs(data::format_datetime(t.timestamps.back())), interval_text(s.interval_seconds),
+                        qs(data::format_datetime(t.timestamps.back())), qs(data::format_interval(s.interval_seconds)),
                         s.regular ? QString() : tr(" (irregular)"));
   }
   if (!t.missing.empty()) summary += tr("<br>%1 missing values filled forward").arg(t.missing.size());

@@ -19,14 +19,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string interval_text(std::int64_t seconds) {
-  if (seconds <= 0) return "n/a";
-  if (seconds % 86400 == 0) return std::to_string(seconds / 86400) + "d";
-  if (seconds % 3600 == 0) return std::to_string(seconds / 3600) + "h";
-  if (seconds % 60 == 0) return std::to_string(seconds / 60) + "min";
-  return std::to_string(seconds) + "s";
-}
-
 std::string delimiter_text(char d) { return d == '\t' ? "tab" : std::string(1, d); }
 
 // A project from --project with every --set applied, validated.
@@ -68,7 +60,7 @@ void print_inspect(const data::Table& t, const data::Sampling& s) {
               t.numeric_names.size(), delimiter_text(t.delimiter).c_str(), t.has_header ? "yes" : "no");
   if (!t.timestamps.empty())
     std::printf("dates:      %s .. %s, every %s%s\n", data::format_datetime(t.timestamps.front()).c_str(),
-                data::format_datetime(t.timestamps.back()).c_str(), interval_text(s.interval_seconds).c_str(),
+                data::format_datetime(t.timestamps.back()).c_str(), data::format_interval(s.interval_seconds).c_str(),
                 s.regular ? "" : " (irregular)");
   std::printf("\n  %-24s %-9s %s\n", "column", "type", "missing");
   for (const auto& c : t.columns)

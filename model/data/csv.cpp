@@ -771,6 +771,14 @@ std::string format_datetime(std::int64_t seconds) {
   return buffer;
 }
 
+std::string format_interval(std::int64_t seconds) {
+  if (seconds <= 0) return "n/a";
+  if (seconds % 86400 == 0) return std::to_string(seconds / 86400) + "d";
+  if (seconds % 3600 == 0) return std::to_string(seconds / 3600) + "h";
+  if (seconds % 60 == 0) return std::to_string(seconds / 60) + "min";
+  return std::to_string(seconds) + "s";
+}
+
 Sampling sampling_of(const Table& table) {
   const std::vector<std::int64_t>& t = table.timestamps;
   Sampling s;

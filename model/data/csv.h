@@ -85,5 +85,7 @@ struct Sampling {
   bool regular = true;
 };
 Sampling sampling_of(const Table& table);
+// A sampling interval for people: "1h", "15min", "1d", "90s"; "n/a" for 0.
+std::string format_interval(std::int64_t seconds);
 
 }  // namespace latentcast::data

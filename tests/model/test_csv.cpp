@@ -657,4 +657,12 @@ TEST_CASE("write_csv to an unwritable place throws CsvError") {
   EXPECT_THROWS_WITH(write_csv(demo, temp_path("no_such_dir/x.csv")), CsvError, "cannot write");
 }
 
+TEST_CASE("format_interval reads as people write intervals") {
+  EXPECT_EQ(format_interval(3600), std::string("1h"));
+  EXPECT_EQ(format_interval(86400 * 7), std::string("7d"));
+  EXPECT_EQ(format_interval(900), std::string("15min"));
+  EXPECT_EQ(format_interval(90), std::string("90s"));
+  EXPECT_EQ(format_interval(0), std::string("n/a"));
+}
+
 LCTEST_MAIN
