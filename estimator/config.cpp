@@ -1,4 +1,5 @@
-// Enum spellings of the project file; one table per enum so to_string and parsing cannot drift apart.
+// Enum spellings of the project file; one table per enum so to_string and parsing cannot drift
+// apart.
 #include "estimator/config.h"
 
 #include <array>
@@ -27,7 +28,8 @@ constexpr Table<Precision, 3> kPrecision{
 constexpr Table<Conditioning, 3> kConditioning{{{Conditioning::Concat, "concat"},
                                                 {Conditioning::CrossAttention, "cross_attention"},
                                                 {Conditioning::Both, "both"}}};
-constexpr Table<Prediction, 2> kPrediction{{{Prediction::Epsilon, "epsilon"}, {Prediction::V, "v"}}};
+constexpr Table<Prediction, 2> kPrediction{
+    {{Prediction::Epsilon, "epsilon"}, {Prediction::V, "v"}}};
 constexpr Table<NoiseSchedule, 2> kSchedule{
     {{NoiseSchedule::Linear, "linear"}, {NoiseSchedule::Cosine, "cosine"}}};
 constexpr Table<Sampler, 2> kSampler{{{Sampler::Ddpm, "ddpm"}, {Sampler::Ddim, "ddim"}}};
@@ -58,16 +60,18 @@ std::vector<std::string> names(const Table<E, N>& table) {
 
 }  // namespace
 
-#define LATENTCAST_ENUM_TABLE(Type, table)                                             \
-  const char* to_string(Type v) { return name_of(table, v); }                          \
-  template <>                                                                          \
-  std::optional<Type> enum_from_string<Type>(const std::string& s) {                   \
-    return parse(table, s);                                                            \
-  }                                                                                    \
-  template <>                                                                          \
-  const std::vector<std::string>& enum_names<Type>() {                                 \
-    static const std::vector<std::string> kNames = names(table);                       \
-    return kNames;                                                                     \
+#define LATENTCAST_ENUM_TABLE(Type, table)                           \
+  const char* to_string(Type v) {                                    \
+    return name_of(table, v);                                        \
+  }                                                                  \
+  template <>                                                        \
+  std::optional<Type> enum_from_string<Type>(const std::string& s) { \
+    return parse(table, s);                                          \
+  }                                                                  \
+  template <>                                                        \
+  const std::vector<std::string>& enum_names<Type>() {               \
+    static const std::vector<std::string> kNames = names(table);     \
+    return kNames;                                                   \
   }
 
 LATENTCAST_ENUM_TABLE(AttentionBackend, kBackends)

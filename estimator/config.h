@@ -1,5 +1,6 @@
-// Plain configuration types shared by every layer: what a project sets, with no IO and no framework.
-// The estimator reads them, the model builds from them, the project document (app/project) stores them.
+// Plain configuration types shared by every layer: what a project sets, with no IO and no
+// framework. The estimator reads them, the model builds from them, the project document
+// (app/project) stores them.
 #pragma once
 
 #include <cstdint>
@@ -98,19 +99,19 @@ struct TrainingConfig {
 struct ForecastConfig {
   int samples = 50;  // K, samples per window
   Sampler sampler = Sampler::Ddim;
-  int steps = 50;  // sampler steps
+  int steps = 50;    // sampler steps
   double eta = 0.0;  // DDIM stochasticity (0 = deterministic)
   std::uint64_t seed = 1234;
 };
 
 // One training run as remembered by the project.
 struct RunRecord {
-  std::string id;           // e.g. "run-20261122-101500"
-  std::string started;      // ISO-8601 local time
-  std::string finished;     // empty while running or when interrupted
-  std::string device;       // "cpu" or "cuda:0 (NVIDIA H100 ...)"
-  std::string status;       // completed | stopped | failed | out_of_memory
-  std::int64_t steps = 0;   // optimiser steps done
+  std::string id;               // e.g. "run-20261122-101500"
+  std::string started;          // ISO-8601 local time
+  std::string finished;         // empty while running or when interrupted
+  std::string device;           // "cpu" or "cuda:0 (NVIDIA H100 ...)"
+  std::string status;           // completed | stopped | failed | out_of_memory
+  std::int64_t steps = 0;       // optimiser steps done
   std::string checkpoint_best;  // paths, absolute in memory, relative in the file
   std::string checkpoint_last;
   std::int64_t peak_allocated_bytes = 0;

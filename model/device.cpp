@@ -36,7 +36,8 @@ DeviceReport detect_devices() {
       report.reason = "cannot query CUDA device " + std::to_string(i) + ": " + error;
       continue;
     }
-    report.gpus.push_back({i, p.name, p.major, p.minor, p.total_bytes, p.free_bytes, p.multiprocessors});
+    report.gpus.push_back(
+        {i, p.name, p.major, p.minor, p.total_bytes, p.free_bytes, p.multiprocessors});
   }
   report.cuda_available = !report.gpus.empty();
 #else

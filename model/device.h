@@ -1,5 +1,6 @@
-// What compute this build and this machine offer: LibTorch version, CUDA support, GPUs with their name,
-// compute capability and memory. Torch-free header; the availability checks and memory probe use it.
+// What compute this build and this machine offer: LibTorch version, CUDA support, GPUs with their
+// name, compute capability and memory. Torch-free header; the availability checks and memory probe
+// use it.
 #pragma once
 
 #include <cstdint>
@@ -10,29 +11,29 @@ namespace latentcast {
 
 struct GpuInfo {
   int index = 0;
-  std::string name;           // e.g. "NVIDIA H100 80GB HBM3"
-  int major = 0, minor = 0;   // compute capability
+  std::string name;          // e.g. "NVIDIA H100 80GB HBM3"
+  int major = 0, minor = 0;  // compute capability
   std::int64_t total_bytes = 0;
   std::int64_t free_bytes = 0;  // at the time of detection
   int multiprocessors = 0;
 };
 
 struct DeviceReport {
-  std::string torch_version;  // e.g. "1.13.1"
-  bool cuda_compiled = false;  // our CUDA kernels and a CUDA LibTorch are linked in
-  bool cuda_available = false; // ...and a usable GPU is present
-  std::string reason;          // why CUDA is unavailable, empty when available
+  std::string torch_version;    // e.g. "1.13.1"
+  bool cuda_compiled = false;   // our CUDA kernels and a CUDA LibTorch are linked in
+  bool cuda_available = false;  // ...and a usable GPU is present
+  std::string reason;           // why CUDA is unavailable, empty when available
   std::vector<GpuInfo> gpus;
 };
 
 // Detects devices. Never throws: problems land in `reason`.
 DeviceReport detect_devices();
 
-// Result of moving a tensor to a GPU, running our own kernel on it (y = a*x + b) next to a LibTorch op,
-// and bringing it back: the proof that the build, the driver and LibTorch agree on the device.
+// Result of moving a tensor to a GPU, running our own kernel on it (y = a*x + b) next to a LibTorch
+// op, and bringing it back: the proof that the build, the driver and LibTorch agree on the device.
 struct RoundTrip {
   std::int64_t elements = 0;
-  double max_abs_error = 0;  // ours against the expected values computed on the CPU
+  double max_abs_error = 0;    // ours against the expected values computed on the CPU
   bool torch_matches = false;  // LibTorch's a*x+b on the GPU equals ours bit for bit
   std::string device;          // "cuda:0"
 };

@@ -24,7 +24,9 @@
 namespace latentcast::ui {
 namespace {
 
-QString qs(const std::string& s) { return QString::fromStdString(s); }
+QString qs(const std::string& s) {
+  return QString::fromStdString(s);
+}
 
 QTableWidgetItem* check_item(bool checked) {
   auto* item = new QTableWidgetItem;
@@ -52,12 +54,12 @@ DataPanel::DataPanel(ProjectSession* session, QWidget* parent)
   summary_->setWordWrap(true);
 
   columns_->setObjectName(QStringLiteral("columnsTable"));
-  columns_->setHorizontalHeaderLabels(
-      {tr("Column"), tr("Missing"), tr("Target"), tr("Show")});
+  columns_->setHorizontalHeaderLabels({tr("Column"), tr("Missing"), tr("Target"), tr("Show")});
   columns_->horizontalHeader()->setSectionResizeMode(kName, QHeaderView::Stretch);
   columns_->verticalHeader()->setVisible(false);
   columns_->setSelectionMode(QAbstractItemView::NoSelection);
-  columns_->setToolTip(tr("Target: columns the model forecasts. Show: columns drawn on the chart."));
+  columns_->setToolTip(
+      tr("Target: columns the model forecasts. Show: columns drawn on the chart."));
 
   split_mode_->setObjectName(QStringLiteral("splitMode"));
   split_mode_->addItem(tr("By ratio"), QStringLiteral("ratio"));
@@ -109,9 +111,12 @@ DataPanel::DataPanel(ProjectSession* session, QWidget* parent)
 
   connect(session_, &ProjectSession::project_replaced, this, &DataPanel::rebuild);
   connect(columns_, &QTableWidget::itemChanged, this, &DataPanel::on_item_changed);
-  connect(split_mode_, qOverload<int>(&QComboBox::currentIndexChanged), this, &DataPanel::apply_split);
-  connect(train_pct_, qOverload<double>(&QDoubleSpinBox::valueChanged), this, &DataPanel::apply_split);
-  connect(val_pct_, qOverload<double>(&QDoubleSpinBox::valueChanged), this, &DataPanel::apply_split);
+  connect(split_mode_, qOverload<int>(&QComboBox::currentIndexChanged), this,
+          &DataPanel::apply_split);
+  connect(train_pct_, qOverload<double>(&QDoubleSpinBox::valueChanged), this,
+          &DataPanel::apply_split);
+  connect(val_pct_, qOverload<double>(&QDoubleSpinBox::valueChanged), this,
+          &DataPanel::apply_split);
   connect(lookback_, qOverload<int>(&QSpinBox::valueChanged), this, &DataPanel::apply_window);
   connect(horizon_, qOverload<int>(&QSpinBox::valueChanged), this, &DataPanel::apply_window);
   connect(reset, &QPushButton::clicked, plot_, &SeriesPlot::reset_zoom);
@@ -133,10 +138,12 @@ void DataPanel::rebuild() {
     const data::Sampling s = data::sampling_of(t);
     summary += tr("<br>%1 to %2, every %3%4")
                    .arg(qs(data::format_datetime(t.timestamps.front())),
-                        qs(data::format_datetime(t.timestamps.back())), qs(data::format_interval(s.interval_seconds)),
+                        qs(data::format_datetime(t.timestamps.back())),
+                        qs(data::format_interval(s.interval_seconds)),
                         s.regular ? QString() : tr(" (irregular)"));
   }
-  if (!t.missing.empty()) summary += tr("<br>%1 missing values filled forward").arg(t.missing.size());
+  if (!t.missing.empty())
+    summary += tr("<br>%1 missing values filled forward").arg(t.missing.size());
   summary_->setText(summary);
   summary_->setToolTip(qs(d.path));
 
@@ -206,7 +213,8 @@ void DataPanel::apply_split() {
   split.val = val_pct_->value() / 100.0;
   const QString problem = session_->set_split(split);
   if (!problem.isEmpty()) {
-    split_label_->setText(QStringLiteral("<span style='color:#b00020'>%1</span>").arg(problem.toHtmlEscaped()));
+    split_label_->setText(
+        QStringLiteral("<span style='color:#b00020'>%1</span>").arg(problem.toHtmlEscaped()));
     return;
   }
   refresh_split();
@@ -216,7 +224,8 @@ void DataPanel::apply_window() {
   if (updating_) return;
   const QString problem = session_->set_window(lookback_->value(), horizon_->value());
   if (!problem.isEmpty()) {
-    split_label_->setText(QStringLiteral("<span style='color:#b00020'>%1</span>").arg(problem.toHtmlEscaped()));
+    split_label_->setText(
+        QStringLiteral("<span style='color:#b00020'>%1</span>").arg(problem.toHtmlEscaped()));
     return;
   }
   refresh_split();
@@ -228,7 +237,8 @@ void DataPanel::refresh_split() {
   train_pct_->setEnabled(ratio);
   val_pct_->setEnabled(ratio);
   try {
-    const data::SplitRows s = data::compute_split(session_->table().rows(), d.split, d.lookback, d.horizon);
+    const data::SplitRows s =
+        data::compute_split(session_->table().rows(), d.split, d.lookback, d.horizon);
     const auto windows = [&](const data::RowRange& r) {
       return data::window_count(r, d.lookback, d.horizon, d.stride);
     };

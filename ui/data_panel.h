@@ -32,8 +32,8 @@ class DataPanel : public QWidget {
   void error(const QString& message);
 
  private:
-  void rebuild();           // a new project: refill everything
-  void refresh_split();     // split settings changed: bands and window counts
+  void rebuild();        // a new project: refill everything
+  void refresh_split();  // split settings changed: bands and window counts
   void on_item_changed(QTableWidgetItem* item);
   void apply_split();
   void apply_window();

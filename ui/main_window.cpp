@@ -22,7 +22,9 @@
 #include "ui/project_session.h"
 
 // Resources compiled into a static library are registered only when asked, at global scope.
-static void register_latentcast_resources() { Q_INIT_RESOURCE(latentcast); }
+static void register_latentcast_resources() {
+  Q_INIT_RESOURCE(latentcast);
+}
 
 namespace latentcast::ui {
 namespace {
@@ -80,8 +82,8 @@ void MainWindow::create_actions() {
   recent_menu_ = file->addMenu(tr("Open &Recent"));
   file->addAction(tr("Open &Demo Project"), this, [this] { load_demo(); });
   file->addSeparator();
-  QAction* save_action = file->addAction(icon(QStyle::SP_DialogSaveButton), tr("&Save"), this,
-                                         [this] { save(); });
+  QAction* save_action =
+      file->addAction(icon(QStyle::SP_DialogSaveButton), tr("&Save"), this, [this] { save(); });
   save_action->setShortcut(QKeySequence::Save);
   QAction* save_as_action = file->addAction(tr("Save &As..."), this, [this] { save_as({}); });
   save_as_action->setShortcut(QKeySequence::SaveAs);
@@ -104,7 +106,8 @@ void MainWindow::create_actions() {
 }
 
 void MainWindow::update_title() {
-  setWindowTitle(session_->display_name().remove(QStringLiteral(" *")) + QStringLiteral("[*] - Latentcast"));
+  setWindowTitle(session_->display_name().remove(QStringLiteral(" *")) +
+                 QStringLiteral("[*] - Latentcast"));
   setWindowModified(session_->dirty());
 }
 
@@ -134,16 +137,17 @@ bool MainWindow::open_path(const QString& path) {
 }
 
 void MainWindow::open_dialog() {
-  const QString path = QFileDialog::getOpenFileName(
-      this, tr("Open project or CSV"), QString(),
-      tr("Projects and data (*.lcproj *.csv *.tsv *.txt);;Projects (*.lcproj);;CSV files (*.csv *.tsv "
-         "*.txt);;All files (*)"));
+  const QString path =
+      QFileDialog::getOpenFileName(this, tr("Open project or CSV"), QString(),
+                                   tr("Projects and data (*.lcproj *.csv *.tsv *.txt);;Projects "
+                                      "(*.lcproj);;CSV files (*.csv *.tsv "
+                                      "*.txt);;All files (*)"));
   if (!path.isEmpty()) open_path(path);
 }
 
 void MainWindow::import_dialog() {
-  const QString path = QFileDialog::getOpenFileName(this, tr("Import CSV"), QString(),
-                                                    tr("CSV files (*.csv *.tsv *.txt);;All files (*)"));
+  const QString path = QFileDialog::getOpenFileName(
+      this, tr("Import CSV"), QString(), tr("CSV files (*.csv *.tsv *.txt);;All files (*)"));
   if (!path.isEmpty()) open_path(path);
 }
 
@@ -155,10 +159,10 @@ bool MainWindow::save() {
 bool MainWindow::save_as(const QString& target) {
   QString path = target;
   if (path.isEmpty()) {
-    path = QFileDialog::getSaveFileName(this, tr("Save project"),
-                                        QString::fromStdString(session_->config().name) +
-                                            QStringLiteral(".lcproj"),
-                                        tr("Projects (*.lcproj)"));
+    path = QFileDialog::getSaveFileName(
+        this, tr("Save project"),
+        QString::fromStdString(session_->config().name) + QStringLiteral(".lcproj"),
+        tr("Projects (*.lcproj)"));
     if (path.isEmpty()) return false;
     if (!is_project_file(path)) path += QStringLiteral(".lcproj");
   }
@@ -205,8 +209,8 @@ void MainWindow::show_warnings() {
   if (warnings.empty()) return;
   QString text;
   for (const auto& w : warnings) text += QString::fromStdString(w) + QLatin1Char('\n');
-  auto* box = new QMessageBox(QMessageBox::Information, tr("Imported with warnings"), text.trimmed(),
-                              QMessageBox::Ok, this);
+  auto* box = new QMessageBox(QMessageBox::Information, tr("Imported with warnings"),
+                              text.trimmed(), QMessageBox::Ok, this);
   box->setObjectName(QStringLiteral("warningDialog"));
   box->setAttribute(Qt::WA_DeleteOnClose);
   box->open();
@@ -230,8 +234,9 @@ void MainWindow::rebuild_recent_menu() {
   const QStringList files = recent_files();
   for (int i = 0; i < files.size(); ++i) {
     const QString path = files[i];
-    QAction* a = recent_menu_->addAction(QStringLiteral("&%1 %2").arg(i + 1).arg(QFileInfo(path).fileName()),
-                                         this, [this, path] { open_path(path); });
+    QAction* a =
+        recent_menu_->addAction(QStringLiteral("&%1 %2").arg(i + 1).arg(QFileInfo(path).fileName()),
+                                this, [this, path] { open_path(path); });
     a->setStatusTip(path);
   }
   recent_menu_->setEnabled(!files.isEmpty());

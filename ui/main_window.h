@@ -1,5 +1,5 @@
-// The main window: a thin shell of menus, toolbar, tabs and status bar around the panels, owning the
-// project session and the file actions (open, import, save, recent files, drag and drop).
+// The main window: a thin shell of menus, toolbar, tabs and status bar around the panels, owning
+// the project session and the file actions (open, import, save, recent files, drag and drop).
 #pragma once
 
 #include <QMainWindow>
@@ -28,12 +28,12 @@ class MainWindow : public QMainWindow {
   const QString& last_error() const { return last_error_; }
   QStringList recent_files() const;
 
-  // Opens a .lcproj as a project, anything else as a CSV to import. Asks about unsaved changes first.
-  // Returns true when the file was loaded; on failure an error dialog shows the loader's message and
-  // the current project stays.
+  // Opens a .lcproj as a project, anything else as a CSV to import. Asks about unsaved changes
+  // first. Returns true when the file was loaded; on failure an error dialog shows the loader's
+  // message and the current project stays.
   bool open_path(const QString& path);
-  bool save();                         // to the project's path, or asks for one
-  bool save_as(const QString& path);   // without a dialog (empty: ask)
+  bool save();                        // to the project's path, or asks for one
+  bool save_as(const QString& path);  // without a dialog (empty: ask)
   bool load_demo();
 
  protected:

@@ -1,4 +1,5 @@
-// Project loading, import and saving for the GUI, with the loaders' messages passed through unchanged.
+// Project loading, import and saving for the GUI, with the loaders' messages passed through
+// unchanged.
 #include "ui/project_session.h"
 
 #include <QFileInfo>
@@ -10,8 +11,12 @@
 namespace latentcast::ui {
 namespace {
 
-std::string local(const QString& s) { return s.toLocal8Bit().toStdString(); }
-QString text(const std::string& s) { return QString::fromLocal8Bit(s.c_str()); }
+std::string local(const QString& s) {
+  return s.toLocal8Bit().toStdString();
+}
+QString text(const std::string& s) {
+  return QString::fromLocal8Bit(s.c_str());
+}
 
 // Runs a loader; converts the errors a user can cause into their message.
 template <class F>

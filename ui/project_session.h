@@ -1,6 +1,6 @@
-// The document the window edits: the project configuration, where it is saved, whether it has unsaved
-// changes, and its loaded data. Every load happens into temporaries first, so a failed open leaves the
-// current project exactly as it was.
+// The document the window edits: the project configuration, where it is saved, whether it has
+// unsaved changes, and its loaded data. Every load happens into temporaries first, so a failed open
+// leaves the current project exactly as it was.
 #pragma once
 
 #include <QObject>
@@ -30,7 +30,8 @@ class ProjectSession : public QObject {
   QString display_name() const;  // window title: file name (or project name) and " *" when dirty
   QString data_label() const;    // the data file's name, or a description of the demo series
 
-  // Edits from the panels: validated like the file; on failure nothing changes and the message returns.
+  // Edits from the panels: validated like the file; on failure nothing changes and the message
+  // returns.
   QString set_target_columns(const std::vector<std::string>& targets);
   QString set_split(const SplitConfig& split);
   QString set_window(int lookback, int horizon);

@@ -7,8 +7,8 @@
 namespace latentcast::ui {
 namespace {
 
-const QColor kPalette[] = {QColor(31, 119, 180), QColor(255, 127, 14), QColor(44, 160, 44),
-                           QColor(214, 39, 40),  QColor(148, 103, 189), QColor(140, 86, 75),
+const QColor kPalette[] = {QColor(31, 119, 180),  QColor(255, 127, 14),  QColor(44, 160, 44),
+                           QColor(214, 39, 40),   QColor(148, 103, 189), QColor(140, 86, 75),
                            QColor(227, 119, 194), QColor(127, 127, 127)};
 const QColor kBandColors[] = {QColor(60, 140, 60, 28), QColor(230, 160, 30, 45),
                               QColor(200, 60, 60, 40)};
@@ -60,7 +60,8 @@ void SeriesPlot::set_series(const data::Table& table, const std::vector<std::str
   const std::int64_t n = table.rows();
   x_.resize(std::size_t(n));
   const bool dated = std::int64_t(table.timestamps.size()) == n && n > 0;
-  for (std::int64_t i = 0; i < n; ++i) x_[std::size_t(i)] = dated ? double(table.timestamps[std::size_t(i)]) : double(i);
+  for (std::int64_t i = 0; i < n; ++i)
+    x_[std::size_t(i)] = dated ? double(table.timestamps[std::size_t(i)]) : double(i);
   if (dated) {
     auto ticker = QSharedPointer<QCPAxisTickerDateTime>::create();
     ticker->setDateTimeFormat(QStringLiteral("yyyy-MM-dd\nhh:mm"));
@@ -105,8 +106,8 @@ void SeriesPlot::set_split(const data::SplitRows* split) {
       labels_[i]->setVisible(false);
     }
   } else {
-    // Validation and test start `lookback` rows early (their history); shade from their first forecast
-    // row so the bands do not overlap.
+    // Validation and test start `lookback` rows early (their history); shade from their first
+    // forecast row so the bands do not overlap.
     place_band(0, split->train);
     place_band(1, {split->train.end, split->val.end});
     place_band(2, {split->val.end, split->test.end});
@@ -119,7 +120,9 @@ void SeriesPlot::reset_zoom() {
   plot_->replot(QCustomPlot::rpQueuedReplot);
 }
 
-int SeriesPlot::graph_count() const { return plot_->graphCount(); }
+int SeriesPlot::graph_count() const {
+  return plot_->graphCount();
+}
 
 bool SeriesPlot::split_band(int index, double* x0, double* x1) const {
   if (index < 0 || index > 2 || !bands_[index]->visible()) return false;

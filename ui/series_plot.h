@@ -1,5 +1,5 @@
-// Chart of the series (QCustomPlot): chosen columns over time, zoom and pan, the train / validation /
-// test split drawn as shaded bands.
+// Chart of the series (QCustomPlot): chosen columns over time, zoom and pan, the train / validation
+// / test split drawn as shaded bands.
 #pragma once
 
 #include <QWidget>
@@ -20,7 +20,8 @@ class SeriesPlot : public QWidget {
  public:
   explicit SeriesPlot(QWidget* parent = nullptr);
 
-  // Shows the given numeric columns of `table` (x: timestamps when the table has them, else row index).
+  // Shows the given numeric columns of `table` (x: timestamps when the table has them, else row
+  // index).
   void set_series(const data::Table& table, const std::vector<std::string>& columns);
   // Shades the validation and test ranges; an empty optional hides them.
   void set_split(const data::SplitRows* split);
@@ -36,9 +37,9 @@ class SeriesPlot : public QWidget {
   void place_band(int index, const data::RowRange& range);
 
   QCustomPlot* plot_;
-  QCPItemRect* bands_[3] = {nullptr, nullptr, nullptr};  // train, val, test
+  QCPItemRect* bands_[3] = {nullptr, nullptr, nullptr};   // train, val, test
   QCPItemText* labels_[3] = {nullptr, nullptr, nullptr};  // their names, at the top of each band
-  std::vector<double> x_;  // x of every row
+  std::vector<double> x_;                                 // x of every row
 };
 
 }  // namespace latentcast::ui

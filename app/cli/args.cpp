@@ -50,7 +50,8 @@ std::vector<std::string> Args::all(const std::string& option) const {
   return it == values_.end() ? std::vector<std::string>{} : it->second;
 }
 
-long long Args::integer(const std::string& option, long long fallback, long long lo, long long hi) const {
+long long Args::integer(const std::string& option, long long fallback, long long lo,
+                        long long hi) const {
   const auto it = values_.find(option);
   if (it == values_.end()) return fallback;
   const std::string& text = it->second.back();

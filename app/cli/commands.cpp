@@ -19,7 +19,9 @@ using nlohmann::json;
 
 namespace {
 
-std::string delimiter_text(char d) { return d == '\t' ? "tab" : std::string(1, d); }
+std::string delimiter_text(char d) {
+  return d == '\t' ? "tab" : std::string(1, d);
+}
 
 // A project from --project with every --set applied, validated.
 ProjectConfig load_project(const Args& args) {
@@ -31,7 +33,8 @@ ProjectConfig load_project(const Args& args) {
 json inspect_json(const data::Table& t, const data::Sampling& s) {
   json columns = json::array();
   for (const auto& c : t.columns)
-    columns.push_back({{"name", c.name}, {"type", data::to_string(c.type)}, {"missing", c.missing}});
+    columns.push_back(
+        {{"name", c.name}, {"type", data::to_string(c.type)}, {"missing", c.missing}});
   json missing = json::array();
   for (const auto& m : t.missing) missing.push_back({{"line", m.line}, {"column", m.column}});
   json out = {{"file", t.file},
@@ -57,11 +60,13 @@ void print_inspect(const data::Table& t, const data::Sampling& s) {
   std::printf("file:       %s\n", t.file.c_str());
   std::printf("rows:       %lld\n", static_cast<long long>(t.rows()));
   std::printf("columns:    %zu (%zu numeric)   delimiter: %s   header: %s\n", t.columns.size(),
-              t.numeric_names.size(), delimiter_text(t.delimiter).c_str(), t.has_header ? "yes" : "no");
+              t.numeric_names.size(), delimiter_text(t.delimiter).c_str(),
+              t.has_header ? "yes" : "no");
   if (!t.timestamps.empty())
-    std::printf("dates:      %s .. %s, every %s%s\n", data::format_datetime(t.timestamps.front()).c_str(),
-                data::format_datetime(t.timestamps.back()).c_str(), data::format_interval(s.interval_seconds).c_str(),
-                s.regular ? "" : " (irregular)");
+    std::printf("dates:      %s .. %s, every %s%s\n",
+                data::format_datetime(t.timestamps.front()).c_str(),
+                data::format_datetime(t.timestamps.back()).c_str(),
+                data::format_interval(s.interval_seconds).c_str(), s.regular ? "" : " (irregular)");
   std::printf("\n  %-24s %-9s %s\n", "column", "type", "missing");
   for (const auto& c : t.columns)
     std::printf("  %-24s %-9s %lld\n", c.name.c_str(), data::to_string(c.type),
@@ -109,19 +114,24 @@ int cmd_new(const std::vector<std::string>& argv) {
 
   ProjectConfig config =
       project::make_default(csv, table.numeric_names, args.all("--target"), table.date_column);
-  config.dataset.lookback = static_cast<int>(args.integer("--lookback", config.dataset.lookback, 1, 1 << 20));
-  config.dataset.horizon = static_cast<int>(args.integer("--horizon", config.dataset.horizon, 1, 1 << 20));
+  config.dataset.lookback =
+      static_cast<int>(args.integer("--lookback", config.dataset.lookback, 1, 1 << 20));
+  config.dataset.horizon =
+      static_cast<int>(args.integer("--horizon", config.dataset.horizon, 1, 1 << 20));
   data::check_columns(table, config.dataset);  // first: its message names the CSV's columns
   project::apply_overrides(config, args.all("--set"));
   data::check_columns(table, config.dataset);
   if (config.dataset.missing == MissingPolicy::Reject && !table.missing.empty())
-    throw data::CsvError(csv, table.missing.front().line,
-                         "missing value in column '" + table.missing.front().column +
-                             "' (add --set dataset.missing_policy=fill_forward to fill missing values)");
-  data::compute_split(table.rows(), config.dataset.split, config.dataset.lookback, config.dataset.horizon);
+    throw data::CsvError(
+        csv, table.missing.front().line,
+        "missing value in column '" + table.missing.front().column +
+            "' (add --set dataset.missing_policy=fill_forward to fill missing values)");
+  data::compute_split(table.rows(), config.dataset.split, config.dataset.lookback,
+                      config.dataset.horizon);
   project::save(config, out);
   std::printf("wrote %s: %lld rows, inputs %zu columns, targets %s\n", out.c_str(),
-              static_cast<long long>(table.rows()), data::input_columns(table, config.dataset).size(),
+              static_cast<long long>(table.rows()),
+              data::input_columns(table, config.dataset).size(),
               config.dataset.target_columns.empty() ? "all" : "as given");
   return kExitOk;
 }
@@ -143,11 +153,14 @@ int cmd_validate(const std::vector<std::string>& argv) {
                 {"rows", table.rows()},
                 {"input_columns", data::input_columns(table, d)},
                 {"target_columns", targets},
-                {"split", {{"train", {split.train.begin, split.train.end}},
-                           {"val", {split.val.begin, split.val.end}},
-                           {"test", {split.test.begin, split.test.end}}}},
-                {"windows", {{"train", windows(split.train)}, {"val", windows(split.val)},
-                             {"test", windows(split.test)}}},
+                {"split",
+                 {{"train", {split.train.begin, split.train.end}},
+                  {"val", {split.val.begin, split.val.end}},
+                  {"test", {split.test.begin, split.test.end}}}},
+                {"windows",
+                 {{"train", windows(split.train)},
+                  {"val", windows(split.val)},
+                  {"test", windows(split.test)}}},
                 {"attention_backend", to_string(config.memory.attention_backend)},
                 {"precision", to_string(config.memory.precision)},
                 {"batch_size", config.memory.batch_size},
@@ -163,13 +176,15 @@ int cmd_validate(const std::vector<std::string>& argv) {
     std::printf("%s%s", i ? ", " : "", targets[i].c_str());
   std::printf("\n  windows:  L=%d H=%d stride=%d; train %lld, val %lld, test %lld\n", d.lookback,
               d.horizon, d.stride, static_cast<long long>(windows(split.train)),
-              static_cast<long long>(windows(split.val)), static_cast<long long>(windows(split.test)));
+              static_cast<long long>(windows(split.val)),
+              static_cast<long long>(windows(split.test)));
   std::printf("  model:    image %d, latent /%d, %zu levels, attention at %zu levels, %d heads\n",
               config.model.image_size, config.model.latent_factor, config.model.channels.size(),
               config.model.attention_levels.size(), config.model.heads);
   std::printf("  memory:   %s attention, checkpointing %s, %s, batch %d\n",
-              to_string(config.memory.attention_backend), to_string(config.memory.gradient_checkpointing),
-              to_string(config.memory.precision), config.memory.batch_size);
+              to_string(config.memory.attention_backend),
+              to_string(config.memory.gradient_checkpointing), to_string(config.memory.precision),
+              config.memory.batch_size);
   return kExitOk;
 }
 
@@ -216,12 +231,13 @@ int cmd_devices(const std::vector<std::string>& argv) {
   if (args.flag("--json")) {
     json gpus = json::array();
     for (const auto& g : r.gpus)
-      gpus.push_back({{"index", g.index},
-                      {"name", g.name},
-                      {"compute_capability", std::to_string(g.major) + "." + std::to_string(g.minor)},
-                      {"total_bytes", g.total_bytes},
-                      {"free_bytes", g.free_bytes},
-                      {"multiprocessors", g.multiprocessors}});
+      gpus.push_back(
+          {{"index", g.index},
+           {"name", g.name},
+           {"compute_capability", std::to_string(g.major) + "." + std::to_string(g.minor)},
+           {"total_bytes", g.total_bytes},
+           {"free_bytes", g.free_bytes},
+           {"multiprocessors", g.multiprocessors}});
     std::cout << json{{"torch_version", r.torch_version},
                       {"cuda_compiled", r.cuda_compiled},
                       {"cuda_available", r.cuda_available},
@@ -234,8 +250,8 @@ int cmd_devices(const std::vector<std::string>& argv) {
   std::printf("LibTorch %s, CUDA %s\n", r.torch_version.c_str(),
               r.cuda_available ? "available" : ("unavailable: " + r.reason).c_str());
   for (const auto& g : r.gpus)
-    std::printf("  cuda:%d  %s  (compute %d.%d, %.1f GiB, %d SMs)\n", g.index, g.name.c_str(), g.major,
-                g.minor, double(g.total_bytes) / double(1ll << 30), g.multiprocessors);
+    std::printf("  cuda:%d  %s  (compute %d.%d, %.1f GiB, %d SMs)\n", g.index, g.name.c_str(),
+                g.major, g.minor, double(g.total_bytes) / double(1ll << 30), g.multiprocessors);
   return kExitOk;
 }
 

@@ -1,5 +1,5 @@
-// latentcast-cli: the headless twin of the GUI (DESIGN.md section 7). Maps every failure to one clear
-// message on stderr and an exit code; nothing escapes as a crash.
+// latentcast-cli: the headless twin of the GUI (DESIGN.md section 7). Maps every failure to one
+// clear message on stderr and an exit code; nothing escapes as a crash.
 #include <cstdio>
 #include <exception>
 #include <new>
@@ -35,7 +35,8 @@ const Command kCommands[] = {
 void usage(std::FILE* to) {
   std::fprintf(to, "usage: latentcast-cli COMMAND [options]\n\ncommands:\n");
   for (const auto& c : kCommands) std::fprintf(to, "  %s\n", c.usage);
-  std::fprintf(to, "\nexit codes: 0 ok, 2 bad input or usage, 3 device or memory, 1 internal error\n");
+  std::fprintf(to,
+               "\nexit codes: 0 ok, 2 bad input or usage, 3 device or memory, 1 internal error\n");
 }
 
 }  // namespace
@@ -60,7 +61,8 @@ int main(int argc, char** argv) {
     try {
       return c.run(args);
     } catch (const UsageError& e) {
-      std::fprintf(stderr, "latentcast-cli %s: %s\nusage: latentcast-cli %s\n", c.name, e.what(), c.usage);
+      std::fprintf(stderr, "latentcast-cli %s: %s\nusage: latentcast-cli %s\n", c.name, e.what(),
+                   c.usage);
       return kExitBadInput;
     } catch (const latentcast::data::CsvError& e) {
       std::fprintf(stderr, "latentcast-cli %s: %s\n", c.name, e.what());

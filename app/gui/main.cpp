@@ -1,4 +1,5 @@
-// latentcast: the desktop application. Opens the file given on the command line, or the built-in demo.
+// latentcast: the desktop application. Opens the file given on the command line, or the built-in
+// demo.
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QTimer>
@@ -13,13 +14,15 @@ int main(int argc, char** argv) {
   QApplication::setApplicationVersion(QStringLiteral(LATENTCAST_VERSION));
 
   QCommandLineParser parser;
-  parser.setApplicationDescription(QStringLiteral("Latent-diffusion forecasting with a live VRAM estimate"));
+  parser.setApplicationDescription(
+      QStringLiteral("Latent-diffusion forecasting with a live VRAM estimate"));
   parser.addHelpOption();
   parser.addVersionOption();
-  parser.addPositionalArgument(QStringLiteral("file"), QStringLiteral("A project (.lcproj) or CSV to open"));
-  const QCommandLineOption screenshot(QStringLiteral("screenshot"),
-                                      QStringLiteral("Save a PNG of the window once loaded, then quit."),
-                                      QStringLiteral("png"));
+  parser.addPositionalArgument(QStringLiteral("file"),
+                               QStringLiteral("A project (.lcproj) or CSV to open"));
+  const QCommandLineOption screenshot(
+      QStringLiteral("screenshot"),
+      QStringLiteral("Save a PNG of the window once loaded, then quit."), QStringLiteral("png"));
   parser.addOption(screenshot);
   parser.process(app);
 

@@ -41,7 +41,8 @@ void check_columns(const Table& table, const DatasetConfig& dataset) {
     for (const auto& t : dataset.target_columns)
       if (std::find(dataset.columns.begin(), dataset.columns.end(), t) == dataset.columns.end())
         throw std::invalid_argument("dataset.target_columns: '" + t +
-                                    "' is not among dataset.columns (" + joined(dataset.columns) + ")");
+                                    "' is not among dataset.columns (" + joined(dataset.columns) +
+                                    ")");
 }
 
 std::vector<std::string> input_columns(const Table& table, const DatasetConfig& dataset) {

@@ -1,5 +1,5 @@
-// The dataset of a project: its table (from the CSV file, or the generated demo series) checked against
-// the project's column choices. Torch-free: the CLI and the GUI both use it.
+// The dataset of a project: its table (from the CSV file, or the generated demo series) checked
+// against the project's column choices. Torch-free: the CLI and the GUI both use it.
 #pragma once
 
 #include "estimator/config.h"
@@ -8,8 +8,8 @@
 
 namespace latentcast::data {
 
-// Loads dataset.path (or the demo series for kDemoDatasetPath) with the project's missing-value policy
-// and date column. Throws CsvError for the file.
+// Loads dataset.path (or the demo series for kDemoDatasetPath) with the project's missing-value
+// policy and date column. Throws CsvError for the file.
 Table load_table(const DatasetConfig& dataset);
 
 // Checks that every configured input and target column is a numeric column of the table. Throws
@@ -17,7 +17,8 @@ Table load_table(const DatasetConfig& dataset);
 // (numeric columns: a, b)".
 void check_columns(const Table& table, const DatasetConfig& dataset);
 
-// Input columns in use: dataset.columns, or every numeric column when it is empty; likewise targets.
+// Input columns in use: dataset.columns, or every numeric column when it is empty; likewise
+// targets.
 std::vector<std::string> input_columns(const Table& table, const DatasetConfig& dataset);
 std::vector<std::string> target_columns(const Table& table, const DatasetConfig& dataset);
 

@@ -8,14 +8,15 @@
 namespace latentcast::data {
 namespace {
 
-constexpr std::int64_t kEttTrainEnd = 12 * 30 * 24;         // 8640
-constexpr std::int64_t kEttValEnd = (12 + 4) * 30 * 24;     // 11520
+constexpr std::int64_t kEttTrainEnd = 12 * 30 * 24;           // 8640
+constexpr std::int64_t kEttValEnd = (12 + 4) * 30 * 24;       // 11520
 constexpr std::int64_t kEttTestEnd = (12 + 4 + 4) * 30 * 24;  // 14400
 
 void require_window(const char* name, const RowRange& r, int lookback, int horizon) {
   if (r.size() < std::int64_t(lookback) + horizon)
     throw std::invalid_argument(std::string("dataset.split: the ") + name + " split has " +
-                                std::to_string(r.size()) + " rows, fewer than lookback + horizon = " +
+                                std::to_string(r.size()) +
+                                " rows, fewer than lookback + horizon = " +
                                 std::to_string(std::int64_t(lookback) + horizon));
 }
 
@@ -35,13 +36,15 @@ SplitRows compute_split(std::int64_t rows, const SplitConfig& split, int lookbac
     s.test = {kEttValEnd - lookback, kEttTestEnd};
   } else {
     const auto train_end = static_cast<std::int64_t>(std::llround(split.train * double(rows)));
-    const auto val_end = train_end + static_cast<std::int64_t>(std::llround(split.val * double(rows)));
+    const auto val_end =
+        train_end + static_cast<std::int64_t>(std::llround(split.val * double(rows)));
     s.train = {0, train_end};
     s.val = {std::max<std::int64_t>(0, train_end - lookback), val_end};
     s.test = {std::max<std::int64_t>(0, val_end - lookback), rows};
   }
   require_window("train", s.train, lookback, horizon);
-  if (split.mode == SplitMode::Ett || split.val > 0) require_window("validation", s.val, lookback, horizon);
+  if (split.mode == SplitMode::Ett || split.val > 0)
+    require_window("validation", s.val, lookback, horizon);
   require_window("test", s.test, lookback, horizon);
   return s;
 }

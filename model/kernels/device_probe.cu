@@ -52,7 +52,8 @@ bool cuda_device_props(int index, CudaDeviceProps* props, std::string* error) {
   return true;
 }
 
-std::string launch_affine(const float* x, float* y, std::int64_t n, float a, float b, void* stream) {
+std::string launch_affine(const float* x, float* y, std::int64_t n, float a, float b,
+                          void* stream) {
   if (n <= 0) return {};
   constexpr int kThreads = 256;
   const std::int64_t blocks64 = (n + kThreads - 1) / kThreads;

@@ -565,7 +565,9 @@ TEST_CASE("apply_override: each kind parses, and bad values are refused naming t
   // it was.
   ProjectConfig kept;
   EXPECT_EQ(
-      error_of([&] { apply_overrides(kept, {"memory.batch_size=4", "model.image_size=66"}); }),
+      error_of([&] {
+        apply_overrides(kept, {"memory.batch_size=4", "model.image_size=66"});
+      }),
       std::string("--set model.image_size: must be divisible by model.latent_factor (4), got 66"));
   EXPECT_EQ(kept.model.image_size, 64);
   EXPECT_EQ(kept.memory.batch_size, 32);

@@ -12,7 +12,8 @@ TEST_CASE("detects the GPU with name, compute capability and memory") {
   const DeviceReport r = detect_devices();
   REQUIRE(r.cuda_available);
   for (const GpuInfo& g : r.gpus) {
-    std::fprintf(stderr, "  cuda:%d %s, compute capability %d.%d, %lld MiB total, %lld MiB free, %d SMs\n",
+    std::fprintf(stderr,
+                 "  cuda:%d %s, compute capability %d.%d, %lld MiB total, %lld MiB free, %d SMs\n",
                  g.index, g.name.c_str(), g.major, g.minor, (long long)(g.total_bytes >> 20),
                  (long long)(g.free_bytes >> 20), g.multiprocessors);
     EXPECT(!g.name.empty());

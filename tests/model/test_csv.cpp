@@ -108,8 +108,8 @@ TEST_CASE("semicolon wins over commas that are inside quotes") {
 
 TEST_CASE("decimal commas: ';' beats ',' and the error says why") {
   EXPECT_THROWS_WITH(parse_csv("1,5;2,5\n1,6;2,6\n", "eu.csv"), CsvError,
-                    "eu.csv: no numeric column (column 'col1': \"1,5\" has a decimal comma; "
-                    "numbers must use '.')");
+                     "eu.csv: no numeric column (column 'col1': \"1,5\" has a decimal comma; "
+                     "numbers must use '.')");
   const Table t = parse_csv("date;price;v\n2024-01-01;1,5;1\n2024-01-02;2,5;2\n", "eu.csv");
   EXPECT_EQ(t.delimiter, ';');
   EXPECT(
@@ -173,7 +173,7 @@ TEST_CASE("quoted header names with escapes") {
 
 TEST_CASE("text after a closing quote is an error") {
   EXPECT_THROWS_WITH(parse_csv("a,b\n\"1\"x,2\n", "bad.csv"), CsvError,
-                    "bad.csv:2: unexpected text after the closing quote");
+                     "bad.csv:2: unexpected text after the closing quote");
 }
 
 TEST_CASE("CRLF line endings") {
@@ -186,7 +186,7 @@ TEST_CASE("CRLF line endings") {
 
 TEST_CASE("CRLF with a missing last cell reports the right line") {
   EXPECT_THROWS_WITH(parse_csv("a,b\r\n1,2\r\n3,\r\n", "crlf.csv"), CsvError,
-                    "crlf.csv:3: missing value in column 'b'");
+                     "crlf.csv:3: missing value in column 'b'");
 }
 
 TEST_CASE("UTF-8 byte order mark is skipped") {
@@ -257,10 +257,10 @@ TEST_CASE("date column forced by name, not found, or not dates") {
   EXPECT(t.columns[1].type == ColumnType::DateTime);
   o.date_column = "when";
   EXPECT_THROWS_WITH(parse_csv("x,stamp\n1,2024-01-01\n", "d.csv", o), CsvError,
-                    "d.csv: date column 'when' not found");
+                     "d.csv: date column 'when' not found");
   o.date_column = "x";
   EXPECT_THROWS_WITH(parse_csv("x,stamp\n2024-01-01,1\nsoon,2\n", "d.csv", o), CsvError,
-                    "d.csv:3: column 'x': \"soon\" is not a date/time");
+                     "d.csv:3: column 'x': \"soon\" is not a date/time");
 }
 
 TEST_CASE("second date column is text, the first is the date column") {
@@ -370,16 +370,16 @@ TEST_CASE("number forms: sign, spaces, exponent") {
 
 TEST_CASE("bad number in a numeric column names line, column and cell") {
   EXPECT_THROWS_WITH(parse_csv("a,b\n1,2\n3,4\n5,1.2.3\n6,7\n", "num.csv"), CsvError,
-                    "num.csv:4: column 'b': \"1.2.3\" is not a number");
+                     "num.csv:4: column 'b': \"1.2.3\" is not a number");
   EXPECT_THROWS_WITH(parse_csv("a\n1\n12abc\n3\n", "num.csv"), CsvError,
-                    "num.csv:3: column 'a': \"12abc\" is not a number");
+                     "num.csv:3: column 'a': \"12abc\" is not a number");
   EXPECT_THROWS_WITH(parse_csv("a\n1\ninf\n3\n", "num.csv"), CsvError, "\"inf\" is not a number");
   EXPECT_THROWS_WITH(parse_csv("a\n1\n+-1\n3\n", "num.csv"), CsvError, "\"+-1\" is not a number");
 }
 
 TEST_CASE("the earliest bad cell is reported across columns") {
   EXPECT_THROWS_WITH(parse_csv("a,b\n1,2\n3,x\ny,4\n5,6\n7,8\n", "e.csv"), CsvError,
-                    "e.csv:3: column 'b'");
+                     "e.csv:3: column 'b'");
 }
 
 TEST_CASE("text column is listed and ignored with a warning") {
@@ -407,14 +407,14 @@ TEST_CASE("blank lines are skipped and later lines keep their numbers") {
   EXPECT_EQ(t.rows(), 2);
   EXPECT_EQ(t.values[1][1], 4.0);
   EXPECT_THROWS_WITH(parse_csv("a,b\n\n1,2\n\n\n3\n", "blank.csv"), CsvError,
-                    "blank.csv:6: expected 2 fields, found 1 (ragged row)");
+                     "blank.csv:6: expected 2 fields, found 1 (ragged row)");
   EXPECT_THROWS_WITH(parse_csv("a,b\n\n1,2\n\n3,NA\n", "blank.csv"), CsvError,
-                    "blank.csv:5: missing value in column 'b'");
+                     "blank.csv:5: missing value in column 'b'");
 }
 
 TEST_CASE("a line of delimiters is a row of missing values") {
   EXPECT_THROWS_WITH(parse_csv("a,b\n1,2\n,\n3,4\n", "delims.csv"), CsvError,
-                    "delims.csv:3: missing value in column 'a'");
+                     "delims.csv:3: missing value in column 'a'");
   const Table t = parse_csv("a,b\n1,2\n,\n3,4\n", "delims.csv", fill_forward());
   EXPECT_EQ(t.rows(), 3);
   EXPECT_EQ(t.values[0][1], 1.0);
@@ -424,8 +424,8 @@ TEST_CASE("a line of delimiters is a row of missing values") {
 
 TEST_CASE("reject: the exact message for the first missing cell") {
   EXPECT_THROWS_WITH(parse_csv("date,OT\n2024-01-01,1\n2024-01-02,NA\n", "data.csv"), CsvError,
-                    "data.csv:3: missing value in column 'OT' (policy: reject; use fill_forward "
-                    "to fill it from the previous row)");
+                     "data.csv:3: missing value in column 'OT' (policy: reject; use fill_forward "
+                     "to fill it from the previous row)");
   try {
     parse_csv("a,b\n1,2\n3,null\n", "data.csv");
     EXPECT(false);
@@ -486,7 +486,7 @@ TEST_CASE("fill forward: a missing first row is filled backward with a warning")
 
 TEST_CASE("fill forward: a column with no values is an error") {
   EXPECT_THROWS_WITH(parse_csv("a,b\n1,NA\n2,NA\n", "allna.csv", fill_forward()), CsvError,
-                    "allna.csv: column 'b' has no values");
+                     "allna.csv: column 'b' has no values");
 }
 
 TEST_CASE("missing cells in text columns are not reported") {
@@ -500,17 +500,17 @@ TEST_CASE("missing cells in text columns are not reported") {
 
 TEST_CASE("ragged row names its line") {
   EXPECT_THROWS_WITH(parse_csv("a,b,c\n1,2,3\n4,5\n", "rag.csv"), CsvError,
-                    "rag.csv:3: expected 3 fields, found 2 (ragged row)");
+                     "rag.csv:3: expected 3 fields, found 2 (ragged row)");
   EXPECT_THROWS_WITH(parse_csv("a,b\n1,2\n3,4,5\n", "rag.csv"), CsvError,
-                    "rag.csv:3: expected 2 fields, found 3 (ragged row)");
+                     "rag.csv:3: expected 2 fields, found 3 (ragged row)");
 }
 
 TEST_CASE("binary data: NUL bytes and invalid UTF-8") {
   EXPECT_THROWS_WITH(parse_csv(std::string("a,b\n1,\0\n", 8), "bin.csv"), CsvError,
-                    "bin.csv: not a text file (binary data at byte 6)");
+                     "bin.csv: not a text file (binary data at byte 6)");
   EXPECT_THROWS_WITH(parse_csv("a,b\n1,\xFF\n", "bin.csv"), CsvError, "binary data at byte 6");
   EXPECT_THROWS_WITH(parse_csv("temp\xB0,b\n1,2\n", "latin1.csv"), CsvError,
-                    "binary data at byte 4");
+                     "binary data at byte 4");
   EXPECT_THROWS_WITH(parse_csv("a\xE2\x82\n", "cut.csv"), CsvError, "binary data at byte 1");
   const std::string path = write_file("binary.bin", std::string("\x89PNG\r\n\x1A\n\0\0\0", 11));
   EXPECT_THROWS_WITH(read_csv(path), CsvError, "not a text file (binary data at byte 0)");
@@ -531,26 +531,26 @@ TEST_CASE("header only: no data rows") {
 
 TEST_CASE("no numeric column") {
   EXPECT_THROWS_WITH(parse_csv("name,city\nann,paris\nbob,rome\n", "words.csv"), CsvError,
-                    "words.csv: no numeric column");
+                     "words.csv: no numeric column");
   EXPECT_THROWS_WITH(parse_csv("date,name\n2024-01-01,x\n", "words.csv"), CsvError,
-                    "no numeric column");
+                     "no numeric column");
 }
 
 TEST_CASE("unterminated quote names the line where it starts") {
   EXPECT_THROWS_WITH(parse_csv("a,b\n1,2\n\"3,4\n5,6\n", "uq.csv"), CsvError,
-                    "uq.csv:3: unterminated quoted field starting on line 3");
+                     "uq.csv:3: unterminated quoted field starting on line 3");
 }
 
 TEST_CASE("duplicate column names") {
   EXPECT_THROWS_WITH(parse_csv("a,b,a\n1,2,3\n", "dup.csv"), CsvError,
-                    "dup.csv:1: duplicate column name 'a'");
+                     "dup.csv:1: duplicate column name 'a'");
 }
 
 TEST_CASE("unreadable files") {
   const std::string missing = temp_path("does_not_exist.csv");
   std::filesystem::remove(missing);
   EXPECT_THROWS_WITH(read_csv(missing), CsvError,
-                    (missing + ": cannot open: No such file or directory").c_str());
+                     (missing + ": cannot open: No such file or directory").c_str());
   const std::string dir = temp_path("a_directory");
   std::filesystem::create_directories(dir);
   EXPECT_THROWS_WITH(read_csv(dir), CsvError, "cannot open: Is a directory");

@@ -41,9 +41,11 @@ TEST_CASE("window counts") {
 
 TEST_CASE("a split too short for one window is refused with the numbers") {
   SplitConfig cfg;
-  EXPECT_THROWS_WITH(compute_split(100, cfg, 96, 24), std::invalid_argument, "fewer than lookback + horizon");
+  EXPECT_THROWS_WITH(compute_split(100, cfg, 96, 24), std::invalid_argument,
+                     "fewer than lookback + horizon");
   cfg.mode = SplitMode::Ett;
-  EXPECT_THROWS_WITH(compute_split(5000, cfg, 96, 96), std::invalid_argument, "needs at least 14400 rows");
+  EXPECT_THROWS_WITH(compute_split(5000, cfg, 96, 96), std::invalid_argument,
+                     "needs at least 14400 rows");
   EXPECT_THROWS_WITH(compute_split(5000, SplitConfig{}, 0, 96), std::invalid_argument, "lookback");
 }
 

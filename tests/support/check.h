@@ -50,7 +50,8 @@ inline void report(const char* file, int line, const std::string& what) {
 template <class T, class = void>
 struct Streamable : std::false_type {};
 template <class T>
-struct Streamable<T, std::void_t<decltype(std::declval<std::ostream&>() << std::declval<const T&>())>>
+struct Streamable<T,
+                  std::void_t<decltype(std::declval<std::ostream&>() << std::declval<const T&>())>>
     : std::true_type {};
 
 // Prints a value for a failure message: streamable types as themselves, vectors element-wise.

@@ -1,5 +1,5 @@
-// The Data tab driven as a user would: open a CSV, pick a target, save, reopen, compare; bad files show
-// the loader's message and leave the current project loaded; unsaved changes are asked about.
+// The Data tab driven as a user would: open a CSV, pick a target, save, reopen, compare; bad files
+// show the loader's message and leave the current project loaded; unsaved changes are asked about.
 #include <QApplication>
 #include <QComboBox>
 #include <QDir>
@@ -61,7 +61,8 @@ void click_check(QTableWidget* table, int row, int column) {
   opt.initFrom(table->viewport());
   opt.rect = cell;
   opt.features = QStyleOptionViewItem::HasCheckIndicator;
-  const QRect box = table->style()->subElementRect(QStyle::SE_ItemViewItemCheckIndicator, &opt, table);
+  const QRect box =
+      table->style()->subElementRect(QStyle::SE_ItemViewItemCheckIndicator, &opt, table);
   const QPoint at = box.isValid() ? box.center() : cell.center();
   QTest::mouseClick(table->viewport(), Qt::LeftButton, {}, at);
 }
@@ -159,8 +160,10 @@ class DataTabTest : public QObject {
     QVERIFY(window_->open_path(project));
     QCOMPARE(latentcast::project::to_json_text(window_->session()->config(), "/"), saved);
     table = window_->data_panel()->columns_table();
-    QCOMPARE(table->item(row_of(table, QStringLiteral("y")), DataPanel::kTarget)->checkState(), Qt::Checked);
-    QCOMPARE(table->item(row_of(table, QStringLiteral("x")), DataPanel::kTarget)->checkState(), Qt::Unchecked);
+    QCOMPARE(table->item(row_of(table, QStringLiteral("y")), DataPanel::kTarget)->checkState(),
+             Qt::Checked);
+    QCOMPARE(table->item(row_of(table, QStringLiteral("x")), DataPanel::kTarget)->checkState(),
+             Qt::Unchecked);
     QCOMPARE(window_->recent_files().first(), QFileInfo(project).absoluteFilePath());
   }
 
@@ -194,7 +197,8 @@ class DataTabTest : public QObject {
     QVERIFY(!window_->open_path(path));
     QTRY_VERIFY(error_dialog(window_.get()) != nullptr);
     QVERIFY(window_->last_error().contains(QStringLiteral("broken.lcproj")));
-    QCOMPARE(QString::fromStdString(window_->session()->config().dataset.path), QStringLiteral("builtin:demo"));
+    QCOMPARE(QString::fromStdString(window_->session()->config().dataset.path),
+             QStringLiteral("builtin:demo"));
     QFile check(path);
     QVERIFY(check.open(QIODevice::ReadOnly));
     QCOMPARE(check.readAll(), QByteArray("{\"schema_version\": 1, \"memory\": {\"batch_size\": "));
@@ -209,7 +213,8 @@ class DataTabTest : public QObject {
     QVERIFY(window_->session()->config().dataset.path.find("first.csv") != std::string::npos);
     answer_prompt(QMessageBox::Discard);
     QVERIFY(window_->load_demo());
-    QCOMPARE(QString::fromStdString(window_->session()->config().dataset.path), QStringLiteral("builtin:demo"));
+    QCOMPARE(QString::fromStdString(window_->session()->config().dataset.path),
+             QStringLiteral("builtin:demo"));
   }
 
   void drop_a_file_opens_it() {
