@@ -16,6 +16,9 @@ int cmd_inspect(const std::vector<std::string>& args);
 int cmd_new(const std::vector<std::string>& args);
 int cmd_validate(const std::vector<std::string>& args);
 int cmd_demo(const std::vector<std::string>& args);
+int cmd_train(const std::vector<std::string>& args);
+int cmd_forecast(const std::vector<std::string>& args);
+int cmd_evaluate(const std::vector<std::string>& args);
 int cmd_settings(const std::vector<std::string>& args);
 int cmd_devices(const std::vector<std::string>& args);
 

@@ -10,6 +10,7 @@
 #include "app/cli/commands.h"
 #include "app/project/project.h"
 #include "model/data/csv.h"
+#include "model/engine.h"
 
 namespace {
 
@@ -28,6 +29,15 @@ const Command kCommands[] = {
      "[--set key=value]... [--force]"},
     {"validate", cmd_validate, "validate --project P [--set key=value]... [--json]"},
     {"demo", cmd_demo, "demo     --out DIR [--rows N]   (writes the demo series and project)"},
+    {"train", cmd_train,
+     "train    --project P [--steps N | --epochs N] [--device cpu|cuda|auto] [--metrics FILE.jsonl] "
+     "[--resume CHECKPOINT] [--set key=value]... [--quiet]"},
+    {"forecast", cmd_forecast,
+     "forecast --project P [--checkpoint C] [--samples K] [--origin ROW] [--seed S] [--out FILE.csv] "
+     "[--device D] [--set key=value]..."},
+    {"evaluate", cmd_evaluate,
+     "evaluate --project P [--checkpoint C] [--split val|test] [--samples K] [--max-windows N] "
+     "[--device D] [--json] [--set key=value]..."},
     {"settings", cmd_settings, "settings [--json]              (every project setting for --set)"},
     {"devices", cmd_devices, "devices  [--json]              (LibTorch, CUDA and GPUs seen here)"},
 };
@@ -64,6 +74,18 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "latentcast-cli %s: %s\nusage: latentcast-cli %s\n", c.name, e.what(),
                    c.usage);
       return kExitBadInput;
+    } catch (const latentcast::engine::EngineError& e) {
+      std::fprintf(stderr, "latentcast-cli %s: %s\n", c.name, e.what());
+      switch (e.kind()) {
+        case latentcast::engine::ErrorKind::BadInput:
+          return kExitBadInput;
+        case latentcast::engine::ErrorKind::Device:
+        case latentcast::engine::ErrorKind::OutOfMemory:
+          return kExitDevice;
+        case latentcast::engine::ErrorKind::Internal:
+          return kExitInternal;
+      }
+      return kExitInternal;
     } catch (const latentcast::data::CsvError& e) {
       std::fprintf(stderr, "latentcast-cli %s: %s\n", c.name, e.what());
       return kExitBadInput;

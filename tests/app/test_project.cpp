@@ -573,6 +573,16 @@ TEST_CASE("apply_override: each kind parses, and bad values are refused naming t
   EXPECT_EQ(kept.memory.batch_size, 32);
 }
 
+TEST_CASE("heads must divide the last level, where the UNet's middle block attends") {
+  ProjectConfig c;
+  c.model.channels = {32, 48};
+  c.model.attention_levels = {0};
+  c.model.heads = 32;
+  EXPECT_THROWS_WITH(validate(c), ProjectError, "model.heads: must divide the channel count of the last level");
+  c.model.heads = 16;
+  validate(c);
+}
+
 TEST_CASE("apply_overrides: the order of the flags does not matter") {
   // Two levels with attention at level 1 only: valid together, invalid one at a time in this order.
   ProjectConfig c;
