@@ -92,26 +92,33 @@ torch::Tensor Forecaster::denoise(bool ema, const torch::Tensor& x_t, const torc
 }
 
 torch::Tensor Forecaster::sample(const torch::Tensor& history, std::int64_t samples, Sampler sampler,
-                                 std::int64_t steps, double eta, std::uint64_t seed, std::int64_t chunk) {
+                                 std::int64_t steps, double eta, std::uint64_t seed) {
   torch::NoGradGuard no_grad;
   vae->eval();
-  const std::int64_t B = history.size(0), L = history.size(1);
-  // Every (sample, segment) pair is one row: [K * B, L].
-  const torch::Tensor hist = history.to(device_).unsqueeze(0).expand({samples, B, L}).reshape({samples * B, L});
-  const torch::Tensor z_hist = history_latents(hist);  // [K*B, c, h, h]
-  std::vector<torch::Tensor> outputs;
+  const torch::Tensor hist = history.to(device_);  // [B, L]
+  const std::int64_t B = hist.size(0);
+  // The history latents once per segment, in chunks sized like the images they come from.
+  const std::int64_t image_rows = std::max<std::int64_t>(1, kChunkElements / (3 * history_views.image_size() *
+                                                                               history_views.image_size()));
+  std::vector<torch::Tensor> parts;
+  for (std::int64_t b = 0; b < B; b += image_rows)
+    parts.push_back(history_latents(hist.slice(0, b, std::min(B, b + image_rows))));
+  const torch::Tensor z_hist = torch::cat(parts, 0);  // [B, c, h, h]
+
+  // Row r of the K * B (sample, segment) pairs is sample r / B of segment r % B; chunks bound memory.
   const std::int64_t rows = samples * B;
+  const std::int64_t chunk = std::max<std::int64_t>(1, kChunkElements / (3 * future_views.image_size() *
+                                                                         future_views.image_size()));
+  const auto long_opts = torch::TensorOptions().dtype(torch::kLong).device(device_);
+  std::vector<torch::Tensor> outputs;
   for (std::int64_t begin = 0, part = 0; begin < rows; begin += chunk, ++part) {
-    const std::int64_t end = std::min(rows, begin + chunk);
-    const torch::Tensor zh = z_hist.slice(0, begin, end), hh = hist.slice(0, begin, end);
-    const auto model = [&](const torch::Tensor& x, const torch::Tensor& t) {
-      return denoise(true, x, t, zh, hh);
-    };
-    std::vector<std::int64_t> shape = zh.sizes().vec();
+    const torch::Tensor segment = torch::arange(begin, std::min(rows, begin + chunk), long_opts).remainder(B);
+    const torch::Tensor zh = z_hist.index_select(0, segment), hh = hist.index_select(0, segment);
+    const auto model = [&](const torch::Tensor& x, const torch::Tensor& t) { return denoise(true, x, t, zh, hh); };
     // One seed per chunk keeps chunks independent yet reproducible.
-    const torch::Tensor z = diffusion.sample(model, shape, device_, sampler, steps, eta, seed + std::uint64_t(part),
-                                             kLatentClip);
-    outputs.push_back(future_views.decode_seg(vae->decode(z / meta_.latent_scale)));  // [rows, H]
+    const torch::Tensor z = diffusion.sample(model, zh.sizes(), device_, sampler, steps, eta,
+                                             seed + std::uint64_t(part), kLatentClip);
+    outputs.push_back(future_views.decode_seg(vae->decode(z / meta_.latent_scale)));  // [chunk, H]
   }
   return torch::cat(outputs, 0).view({samples, B, -1});
 }

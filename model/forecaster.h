@@ -35,6 +35,8 @@ class Forecaster {
   static constexpr std::int64_t kContextDim = 64;
   // Latents are scaled to unit variance, so a predicted x0 beyond +-5 is not data (sampler clipping).
   static constexpr double kLatentClip = 5.0;
+  // Image values per chunk when encoding or sampling many segments (64 Mi values: 256 MiB in fp32).
+  static constexpr std::int64_t kChunkElements = std::int64_t(1) << 26;
 
   Forecaster(const ProjectConfig& config, ForecasterMeta meta, const AttentionSettings& attention,
              torch::Device device);
@@ -59,8 +61,9 @@ class Forecaster {
                         const torch::Tensor& history_latent, const torch::Tensor& history);
   // K forecasts of each history [B, L] (scaled): [K, B, H] scaled values. Read out through VAE decode
   // and the SEG pseudo-inverse (views.h).
+  // Work is chunked so that no chunk holds more than kChunkElements image values.
   torch::Tensor sample(const torch::Tensor& history, std::int64_t samples, Sampler sampler,
-                       std::int64_t steps, double eta, std::uint64_t seed, std::int64_t chunk = 4096);
+                       std::int64_t steps, double eta, std::uint64_t seed);
 
   // Parameters trained in stage 2 (UNet and tokens).
   std::vector<torch::Tensor> denoiser_parameters();

@@ -23,7 +23,6 @@ constexpr double kVaeKlWeight = 1e-4;   // small: the latent must keep the SEG d
 // trains well at Adam's usual 1e-3, while training.learning_rate is tuned for the diffusion UNet.
 constexpr double kVaeLearningRate = 1e-3;
 constexpr std::int64_t kValSegments = 512;  // validation segments (fixed noise, so the curve is smooth)
-constexpr std::int64_t kEncodeChunk = 1024;
 
 std::string now_iso() {
   const std::time_t t = std::time(nullptr);
@@ -82,9 +81,11 @@ Segments make_segments(const detail::PreparedData& data, const data::Scaler& sca
 }
 
 torch::Tensor encode_all(Forecaster& f, const torch::Tensor& segs, bool history) {
+  const std::int64_t side = f.future_views.image_size();
+  const std::int64_t chunk = std::max<std::int64_t>(1, Forecaster::kChunkElements / (3 * side * side));
   std::vector<torch::Tensor> parts;
-  for (std::int64_t b = 0; b < segs.size(0); b += kEncodeChunk) {
-    const torch::Tensor s = segs.slice(0, b, std::min(segs.size(0), b + kEncodeChunk));
+  for (std::int64_t b = 0; b < segs.size(0); b += chunk) {
+    const torch::Tensor s = segs.slice(0, b, std::min(segs.size(0), b + chunk));
     parts.push_back(history ? f.history_latents(s) : f.future_latents(s));
   }
   return torch::cat(parts, 0);
