@@ -33,6 +33,7 @@ std::unique_ptr<Forecaster> load_forecaster(const ProjectConfig& config, const P
     ForecasterMeta meta = Forecaster::read_meta(checkpoint);
     if (meta.columns != data.columns)
       throw std::invalid_argument(checkpoint + ": trained on other columns than the project's inputs");
+    check_settings(meta, config, checkpoint);
     std::string note;
     const AttentionSettings attention = detail::attention_for(config, dev, &note);
     if (!note.empty() && callbacks.on_message) callbacks.on_message(note);

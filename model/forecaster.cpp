@@ -168,7 +168,7 @@ void Forecaster::save(const std::string& path, torch::optim::Optimizer* optimize
   std::string columns;
   for (const auto& c : meta_.columns) columns += c + '\n';
   archive.write("columns", c10::IValue(columns));
-  archive.write("config_json", c10::IValue(meta_.config_json));
+  archive.write("settings", c10::IValue(meta_.settings));
   for (const auto& [name, value] : counters)
     archive.write("counter." + name, torch::full({}, value, torch::kFloat64));
   std::string names;
@@ -217,6 +217,53 @@ torch::serialize::InputArchive open_archive(const std::string& path, torch::Devi
 
 }  // namespace
 
+std::string model_settings(const ProjectConfig& config) {
+  const auto list = [](const std::vector<int>& v) {
+    std::string s;
+    for (const int x : v) s += (s.empty() ? "" : ",") + std::to_string(x);
+    return s;
+  };
+  const ModelConfig& m = config.model;
+  const std::vector<std::pair<const char*, std::string>> fields = {
+      {"dataset.lookback", std::to_string(config.dataset.lookback)},
+      {"dataset.horizon", std::to_string(config.dataset.horizon)},
+      {"model.image_size", std::to_string(m.image_size)},
+      {"model.latent_factor", std::to_string(m.latent_factor)},
+      {"model.latent_channels", std::to_string(m.latent_channels)},
+      {"model.channels", list(m.channels)},
+      {"model.attention_levels", list(m.attention_levels)},
+      {"model.heads", std::to_string(m.heads)},
+      {"model.conditioning", to_string(m.conditioning)},
+      {"model.prediction", to_string(m.prediction)},
+      {"model.noise_schedule", to_string(m.noise_schedule)},
+      {"model.diffusion_steps", std::to_string(m.diffusion_steps)},
+  };
+  std::string out;
+  for (const auto& [name, value] : fields) out += std::string(name) + "=" + value + "\n";
+  return out;
+}
+
+void check_settings(const ForecasterMeta& meta, const ProjectConfig& config, const std::string& path) {
+  const auto parse = [](const std::string& text) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& line : split_lines(text)) {
+      const auto eq = line.find('=');
+      if (eq != std::string::npos) out.emplace_back(line.substr(0, eq), line.substr(eq + 1));
+    }
+    return out;
+  };
+  const auto trained = parse(meta.settings);
+  if (trained.empty()) throw std::invalid_argument(path + ": the checkpoint does not record its model settings");
+  const auto now = parse(model_settings(config));
+  for (const auto& [name, value] : trained) {
+    for (const auto& [now_name, now_value] : now) {
+      if (now_name == name && now_value != value)
+        throw std::invalid_argument(path + ": " + name + ": the checkpoint was trained with " + value +
+                                    ", the project has " + now_value);
+    }
+  }
+}
+
 ForecasterMeta Forecaster::read_meta(const std::string& path) {
   torch::serialize::InputArchive archive = open_archive(path, torch::kCPU);
   ForecasterMeta meta;
@@ -234,8 +281,8 @@ ForecasterMeta Forecaster::read_meta(const std::string& path) {
   c10::IValue v;
   archive.read("columns", v);
   meta.columns = split_lines(v.toStringRef());
-  archive.read("config_json", v);
-  meta.config_json = v.toStringRef();
+  archive.read("settings", v);
+  meta.settings = v.toStringRef();
   return meta;
 }
 

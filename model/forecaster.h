@@ -26,8 +26,16 @@ struct ForecasterMeta {
   torch::Tensor scaler_mean, scaler_std;  // [C]
   std::int64_t period = 0;                // SEG folding period
   double latent_scale = 1.0;              // multiplies VAE latents to unit variance
-  std::string config_json;                // the project's model section when trained (informational)
+  // The settings that shape the model and its data, "name=value" per line (model_settings()); a
+  // checkpoint is used only with a project whose settings are the same.
+  std::string settings;
 };
+
+// The settings a checkpoint depends on, one "name=value" line each, in a fixed order.
+std::string model_settings(const ProjectConfig& config);
+// Throws std::invalid_argument naming the first setting in which `config` differs from the checkpoint at
+// `path` ("model.image_size: the checkpoint was trained with 16, the project has 32").
+void check_settings(const ForecasterMeta& meta, const ProjectConfig& config, const std::string& path);
 
 class Forecaster {
  public:

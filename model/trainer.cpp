@@ -134,10 +134,12 @@ TrainResult train(const TrainRequest& request, const Callbacks& callbacks) {
     const auto& tr = data.split.train;
     ForecasterMeta meta;
     meta.columns = data.columns;
+    meta.settings = model_settings(config);
     if (!request.resume_from.empty()) {
       meta = Forecaster::read_meta(request.resume_from);
       if (meta.columns != data.columns)
         throw std::invalid_argument(request.resume_from + ": trained on other columns than the project's inputs");
+      check_settings(meta, config, request.resume_from);
     } else {
       const data::Scaler fitted = data::Scaler::fit(data.raw.slice(0, tr.begin, tr.end));
       meta.scaler_mean = fitted.mean;

@@ -81,6 +81,41 @@ expect 0 "demo.lcproj" -- "$cli" demo --out "$dir/demo"
 expect 0 "valid" -- "$cli" validate --project "$dir/demo/demo.lcproj"
 expect 0 "rows:       4000" -- "$cli" inspect --csv "$dir/demo/demo.csv"
 
+# train / forecast / evaluate on a tiny CPU configuration of the demo project
+tiny=(--set model.image_size=16 --set model.channels=16,32 --set model.attention_levels=1 --set model.heads=2
+      --set dataset.lookback=32 --set dataset.horizon=16 --set dataset.stride=8 --set model.diffusion_steps=100
+      --set training.vae_steps=20 --set forecasting.steps=5 --set forecasting.samples=4)
+demo=$dir/demo/demo.lcproj
+expect 2 "--steps or --epochs" -- "$cli" train --project "$demo" --steps 3 --epochs 1
+expect 2 "--device" -- "$cli" train --project "$demo" --steps 3 --device tpu "${tiny[@]}"
+expect 2 "memory.attention_backend" -- "$cli" train --project "$demo" --steps 3 "${tiny[@]}" \
+  --set memory.attention_backend=warp
+expect 2 "--checkpoint" -- "$cli" forecast --project "$demo" "${tiny[@]}"
+expect 0 "completed after 12 steps" -- "$cli" train --project "$demo" --steps 12 --device cpu --quiet \
+  --metrics "$dir/metrics.jsonl" "${tiny[@]}"
+[ "$(grep -c '"stage":"diffusion"' "$dir/metrics.jsonl")" = 12 ] || fail "metrics: expected 12 diffusion lines"
+grep -q '"runs": \[' "$demo" && grep -q '"status": "completed"' "$demo" || fail "train did not record the run in the project"
+last=$(ls -d "$dir"/demo/demo.runs/run-*/ | head -1)
+[ -f "$last/last.pt" ] && [ -f "$last/best.pt" ] || fail "train did not keep best.pt and last.pt in $last"
+expect 0 "wrote" -- "$cli" forecast --project "$demo" --checkpoint "$last/last.pt" --out "$dir/fc.csv" \
+  --device cpu --seed 3 "${tiny[@]}"
+# a header and horizon x columns rows, quantiles ordered on every row
+[ "$(wc -l < "$dir/fc.csv")" = $((1 + 16 * $(head -1 "$dir/demo/demo.csv" | tr ',' '\n' | tail -n +2 | wc -l))) ] ||
+  fail "forecast rows: $(wc -l < "$dir/fc.csv")"
+awk -F, 'NR > 1 && !($3 <= $4 && $4 <= $5 && $5 <= $6 && $6 <= $7) { bad = 1 } END { exit bad }' "$dir/fc.csv" ||
+  fail "forecast quantiles out of order"
+"$cli" forecast --project "$demo" --checkpoint "$last/last.pt" --device cpu --seed 3 "${tiny[@]}" > "$dir/fc2.csv"
+cmp -s "$dir/fc.csv" "$dir/fc2.csv" || fail "forecast with the same seed differs"
+expect 0 '"seasonal_naive"' -- "$cli" evaluate --project "$demo" --checkpoint "$last/last.pt" --device cpu \
+  --max-windows 4 --json "${tiny[@]}"
+expect 0 "coverage" -- "$cli" evaluate --project "$demo" --checkpoint "$last/last.pt" --device cpu \
+  --max-windows 4 --json "${tiny[@]}"
+# a checkpoint of another configuration is refused with a message, and a damaged one names the file
+expect 2 "model.image_size: the checkpoint was trained with 16, the project has 32" -- "$cli" forecast --project "$demo" --checkpoint "$last/last.pt" --device cpu \
+  "${tiny[@]}" --set model.image_size=32
+head -c 1000 "$last/last.pt" > "$dir/broken.pt"
+expect 2 "broken.pt" -- "$cli" forecast --project "$demo" --checkpoint "$dir/broken.pt" --device cpu "${tiny[@]}"
+
 # settings: the contract names are listed with their defaults
 expect 0 "memory.attention_backend" -- "$cli" settings
 expect 0 '"path": "model.image_size"' -- "$cli" settings --json
