@@ -42,26 +42,56 @@ torch::Tensor math_attention(const torch::Tensor& q, const torch::Tensor& k,
   return torch::matmul(p, v);  // [B, heads, Nq, d]
 }
 
+AttentionSettings cross_attention_settings(const AttentionSettings& settings) {
+  AttentionSettings s = settings;
+  if (s.backend == AttentionBackend::Channel || s.backend == AttentionBackend::LocalWindow)
+    s.backend = AttentionBackend::Sliced;
+  return s;
+}
+
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                        const AttentionSettings& settings) {
+                        const AttentionSettings& settings, const AttentionLayout& layout) {
+  check_shapes(q, k, v);
+  const auto refuse = [&]() -> torch::Tensor {
+    const Availability a = backend_availability(settings.backend, devices(), q.is_cuda(),
+                                                static_cast<int>(q.size(-1)));
+    throw std::invalid_argument(std::string("attention backend '") + to_string(settings.backend) +
+                                "' cannot run here: " + (a.available ? "these tensors are on another device" : a.reason));
+  };
   switch (settings.backend) {
     case AttentionBackend::Math:
       return math_attention(q, k, v);
-#if TORCH_VERSION_MAJOR >= 2
+    case AttentionBackend::Sliced:
+      return sliced_attention(q, k, v, settings.slice_size);
+    case AttentionBackend::Flash:
+      // The CUDA kernel is issue 7; until then only the CPU kernel exists.
+      if (q.is_cuda()) return refuse();
+      return flash_attention_cpu(q, k, v);
+    case AttentionBackend::Sage:
+      if (q.is_cuda()) return refuse();
+      return sage_attention_cpu(q, k, v);
+    case AttentionBackend::Linear:
+      return linear_attention(q, k, v);
+    case AttentionBackend::Channel:
+      if (!layout.temperature.defined())
+        throw std::invalid_argument("attention backend 'channel' needs a temperature per head (a self-attention layer)");
+      return channel_attention(q, k, v, layout.temperature);
+    case AttentionBackend::LocalWindow:
+      if (layout.height <= 0)
+        throw std::invalid_argument("attention backend 'local_window' needs the token grid (a self-attention layer)");
+      return local_window_attention(q, k, v, layout.height, layout.width, settings.window_size,
+                                    settings.window_overlap);
     case AttentionBackend::Sdpa:
-      check_shapes(q, k, v);
+#if TORCH_VERSION_MAJOR >= 2
       return at::scaled_dot_product_attention(q, k, v);  // [B, heads, Nq, d]
+#else
+      return refuse();
 #endif
     case AttentionBackend::Auto:
       throw std::invalid_argument(
           "attention backend 'auto' must be resolved (resolve_backend) before the model runs");
-    default: {
-      const Availability a = backend_availability(settings.backend, devices(), q.is_cuda(),
-                                                  static_cast<int>(q.size(-1)));
-      throw std::invalid_argument(std::string("attention backend '") + to_string(settings.backend) +
-                                  "' cannot run here: " + a.reason);
-    }
   }
+  return refuse();
 }
 
 }  // namespace latentcast

@@ -1,6 +1,23 @@
 // The one attention interface of the model (LibTorch; internal to model/). Every backend computes
-// softmax(q k^T / sqrt(d)) v, or its own documented approximation, for q [B, heads, Nq, d],
-// k and v [B, heads, Nk, d]; the UNet calls only this.
+// softmax(q k^T / sqrt(d)) v, or its own documented operator, for q [B, heads, Nq, d] and k, v
+// [B, heads, Nk, d]; the UNet calls only attention(). DESIGN.md section 3 lists the backends.
+//
+//   math          the reference: materialises the [B, heads, Nq, Nk] scores
+//   sliced        exact; query slices of memory.slice_size, recomputed slice by slice in the backward,
+//                 so the largest score block is slice x Nk in training too
+//   flash         exact; our tiled kernel (CPU here, CUDA in issue 7): online softmax, only the
+//                 log-sum-exp kept, backward recomputes the scores tile by tile (FlashAttention-2)
+//   sage          INT8: K smoothed by its mean over tokens, Q and K quantised per block, Q.K^T in
+//                 integer arithmetic, softmax and P.V in floating point (SageAttention)
+//   linear        elu(x)+1 feature maps, O(N d^2) (Katharopoulos et al. 2020)
+//   channel       transposed attention across the d channels of each head, Q and K L2-normalised over
+//                 tokens, a learnable temperature per head (Restormer, Zamir et al. 2022)
+//   local_window  self-attention inside w x w windows of the feature map overlapping by o tokens,
+//                 blended with fading weights where windows overlap; memory per token is constant
+//   sdpa          LibTorch's scaled_dot_product_attention (LibTorch >= 2.0), for comparison
+//
+// channel and local_window are self-attention operators over a feature map; cross-attention to the
+// few context tokens uses `sliced` under them (cross_attention_settings()).
 #pragma once
 
 #include <torch/torch.h>
@@ -15,11 +32,40 @@ struct AttentionSettings {
   int window_size = 8, window_overlap = 2;            // local window backend
 };
 
-// Dispatches to the backend; throws std::invalid_argument for a backend not built yet or unavailable.
-torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                        const AttentionSettings& settings);
+// What some backends need besides q, k, v.
+struct AttentionLayout {
+  std::int64_t height = 0, width = 0;  // the query tokens' grid (local_window); N = height * width
+  torch::Tensor temperature;           // [heads], channel backend
+};
 
-// The reference: materialises the [B, heads, Nq, Nk] scores.
+// Dispatches to the backend; throws std::invalid_argument for a backend that cannot run on these
+// tensors here (the reason from backend_availability) or a layout the backend needs but lacks.
+torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                        const AttentionSettings& settings, const AttentionLayout& layout = {});
+
+// The settings cross-attention uses under `settings` (sliced in place of channel and local_window).
+AttentionSettings cross_attention_settings(const AttentionSettings& settings);
+
+// The backends, callable directly (tests, benchmark). All take [B, heads, N, d] and differentiate.
 torch::Tensor math_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v);
+torch::Tensor sliced_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                               std::int64_t slice_size);
+// CPU tensors; float64 computes in float64, other dtypes in float32.
+torch::Tensor flash_attention_cpu(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v);
+torch::Tensor sage_attention_cpu(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v);
+torch::Tensor linear_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v);
+torch::Tensor channel_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                const torch::Tensor& temperature);
+torch::Tensor local_window_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                     std::int64_t height, std::int64_t width, std::int64_t window,
+                                     std::int64_t overlap);
+
+// Sage's quantisation, exposed for tests: x [B, heads, N, d] -> INT8 values and one float32 scale per
+// block of `block` tokens ([B, heads, ceil(N / block)]), x ~ values * scale.
+struct Int8Blocks {
+  torch::Tensor values;  // int8 [B, heads, N, d]
+  torch::Tensor scales;  // float32 [B, heads, blocks]
+};
+Int8Blocks quantize_int8_blocks(const torch::Tensor& x, std::int64_t block);
 
 }  // namespace latentcast

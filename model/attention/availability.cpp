@@ -11,7 +11,6 @@
 namespace latentcast {
 namespace {
 
-constexpr const char* kNotYet = "not implemented yet in this build (issue 4)";
 
 Availability yes() {
   return {true, ""};
@@ -34,12 +33,16 @@ Availability backend_availability(AttentionBackend backend, const DeviceReport& 
       return no("needs LibTorch >= 2.0, this is " TORCH_VERSION);
 #endif
     case AttentionBackend::Sliced:
-    case AttentionBackend::Flash:
-    case AttentionBackend::Sage:
     case AttentionBackend::Linear:
     case AttentionBackend::Channel:
     case AttentionBackend::LocalWindow:
-      return no(kNotYet);
+      return yes();  // LibTorch operators: every device, every head dim
+    case AttentionBackend::Flash:
+      if (!on_cuda) return yes();  // our CPU kernel: any head dim
+      return no("the CUDA flash kernel is not in this build yet (issue 7); flash runs on the CPU");
+    case AttentionBackend::Sage:
+      if (!on_cuda) return yes();
+      return no("the CUDA sage kernel is not in this build yet (issue 8); sage runs on the CPU");
     case AttentionBackend::Auto:
       return yes();  // always resolves to an available backend
   }

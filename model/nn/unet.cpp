@@ -91,14 +91,19 @@ class SelfAttentionImpl : public torch::nn::Module {
         settings_(settings),
         norm_(register_module("norm", group_norm(channels))),
         qkv_(register_module("qkv", conv1x1(channels, 3 * channels))),
-        proj_(register_module("proj", zero_init(conv1x1(channels, channels)))) {}
+        proj_(register_module("proj", zero_init(conv1x1(channels, channels)))) {
+    // The channel backend's learnable temperature per head (Restormer starts it at 1).
+    if (settings.backend == AttentionBackend::Channel)
+      temperature_ = register_parameter("temperature", torch::ones({heads}));
+  }
 
   torch::Tensor forward(const torch::Tensor& x) {  // [B, C, h, w]
     const std::int64_t b = x.size(0), c = x.size(1), n = x.size(2) * x.size(3);
     const torch::Tensor qkv =
         qkv_(norm_(x)).reshape({b, 3, heads_, c / heads_, n}).permute({1, 0, 2, 4, 3});
     // qkv: [3, B, heads, N, d]
-    const torch::Tensor o = attention(qkv[0], qkv[1], qkv[2], settings_);  // [B, heads, N, d]
+    const AttentionLayout layout{x.size(2), x.size(3), temperature_};
+    const torch::Tensor o = attention(qkv[0], qkv[1], qkv[2], settings_, layout);  // [B, heads, N, d]
     return x + proj_(heads_to_image(o, x.sizes()));
   }
 
@@ -108,6 +113,7 @@ class SelfAttentionImpl : public torch::nn::Module {
   torch::nn::GroupNorm norm_;
   torch::nn::Conv2d qkv_;
   torch::nn::Conv2d proj_;
+  torch::Tensor temperature_;  // [heads], channel backend only
 };
 TORCH_MODULE(SelfAttention);
 
@@ -118,7 +124,7 @@ class CrossAttentionImpl : public torch::nn::Module {
   CrossAttentionImpl(std::int64_t channels, std::int64_t context_dim, std::int64_t heads,
                      const AttentionSettings& settings)
       : heads_(heads),
-        settings_(settings),
+        settings_(cross_attention_settings(settings)),
         norm_(register_module("norm", group_norm(channels))),
         q_(register_module("q", conv1x1(channels, channels))),
         kv_(register_module("kv", torch::nn::Linear(context_dim, 2 * channels))),

@@ -108,15 +108,21 @@ TEST_CASE("sdpa matches math where LibTorch has it, and is refused with the reas
 #endif
 }
 
-TEST_CASE("availability: math runs, the issue 4 backends say why not") {
-  EXPECT(latentcast::backend_availability(AttentionBackend::Math, kCpu, false, 64).available);
-  for (const auto b :
-       {AttentionBackend::Sliced, AttentionBackend::Flash, AttentionBackend::Sage,
-        AttentionBackend::Linear, AttentionBackend::Channel, AttentionBackend::LocalWindow}) {
-    const auto a = latentcast::backend_availability(b, kCpu, false, 64);
-    EXPECT(!a.available);
-    EXPECT_EQ(a.reason, std::string("not implemented yet in this build (issue 4)"));
+TEST_CASE("availability: every backend runs on the CPU; flash and sage on CUDA wait for their kernels") {
+  for (const auto b : {AttentionBackend::Math, AttentionBackend::Sliced, AttentionBackend::Flash,
+                       AttentionBackend::Sage, AttentionBackend::Linear, AttentionBackend::Channel,
+                       AttentionBackend::LocalWindow}) {
+    const auto a = latentcast::backend_availability(b, kCpu, false, 40);
+    EXPECT(a.available);
+    EXPECT_EQ(a.reason, std::string());
   }
+  const auto flash = latentcast::backend_availability(AttentionBackend::Flash, kCpu, true, 64);
+  EXPECT(!flash.available);
+  EXPECT(flash.reason.find("CUDA flash kernel is not in this build") != std::string::npos);
+  const auto sage = latentcast::backend_availability(AttentionBackend::Sage, kCpu, true, 64);
+  EXPECT(!sage.available);
+  EXPECT(sage.reason.find("CUDA sage kernel") != std::string::npos);
+  EXPECT(latentcast::backend_availability(AttentionBackend::LocalWindow, kCpu, true, 64).available);
 }
 
 TEST_CASE("auto resolves to the fastest available exact backend and says which") {
@@ -135,12 +141,11 @@ TEST_CASE("auto resolves to the fastest available exact backend and says which")
 }
 
 TEST_CASE("unavailable and unknown backends give a clear error") {
-  EXPECT_THROWS_WITH(latentcast::resolve_backend(AttentionBackend::Flash, kCpu, false, 64),
+  EXPECT_THROWS_WITH(latentcast::resolve_backend(AttentionBackend::Flash, kCpu, true, 64),
                      std::invalid_argument,
-                     "memory.attention_backend: 'flash' is unavailable here: not implemented yet "
-                     "in this build (issue 4)");
-  EXPECT_THROWS_WITH(latentcast::resolve_backend(AttentionBackend::LocalWindow, kCpu, true, 64),
-                     std::invalid_argument, "'local_window' is unavailable here");
+                     "memory.attention_backend: 'flash' is unavailable here: the CUDA flash kernel is not in "
+                     "this build yet (issue 7)");
+  EXPECT(latentcast::resolve_backend(AttentionBackend::Flash, kCpu, false, 64) == AttentionBackend::Flash);
   // A value outside the enum (a corrupted setting): refused, not run as something else.
   EXPECT_THROWS_WITH(
       latentcast::resolve_backend(static_cast<AttentionBackend>(99), kCpu, false, 64),
@@ -150,9 +155,10 @@ TEST_CASE("unavailable and unknown backends give a clear error") {
 
   const torch::Tensor x = torch::randn({1, 1, 4, 8});
   AttentionSettings s;
-  s.backend = AttentionBackend::Sage;
-  EXPECT_THROWS_WITH(latentcast::attention(x, x, x, s), std::invalid_argument,
-                     "attention backend 'sage' cannot run here: not implemented yet");
+  s.backend = AttentionBackend::LocalWindow;
+  EXPECT_THROWS_WITH(latentcast::attention(x, x, x, s), std::invalid_argument, "needs the token grid");
+  s.backend = AttentionBackend::Channel;
+  EXPECT_THROWS_WITH(latentcast::attention(x, x, x, s), std::invalid_argument, "needs a temperature per head");
   s.backend = AttentionBackend::Auto;
   EXPECT_THROWS_WITH(latentcast::attention(x, x, x, s), std::invalid_argument, "must be resolved");
 }
