@@ -11,7 +11,9 @@
 #include "model/data/dataset.h"
 #include "model/data/demo_series.h"
 #include "model/data/split.h"
+#include "model/attention/availability.h"
 #include "model/device.h"
+#include "model/engine.h"
 
 namespace latentcast::cli {
 namespace fs = std::filesystem;
@@ -252,6 +254,51 @@ int cmd_devices(const std::vector<std::string>& argv) {
   for (const auto& g : r.gpus)
     std::printf("  cuda:%d  %s  (compute %d.%d, %.1f GiB, %d SMs)\n", g.index, g.name.c_str(),
                 g.major, g.minor, double(g.total_bytes) / double(1ll << 30), g.multiprocessors);
+  return kExitOk;
+}
+
+int cmd_backends(const std::vector<std::string>& argv) {
+  const Args args(argv, {"--device", "--head-dim"}, {"--json"});
+  const DeviceReport r = detect_devices();
+  const std::string device = args.value("--device", "auto");
+  if (device != "cpu" && device != "cuda" && device != "auto")
+    throw UsageError("--device: must be cpu, cuda or auto, got \"" + device + "\"");
+  if (device == "cuda" && !r.cuda_available)
+    throw engine::EngineError(engine::ErrorKind::Device, "--device cuda: " + r.reason);
+  const bool on_cuda = device == "cuda" || (device == "auto" && r.cuda_available);
+  const int head_dim = static_cast<int>(args.integer("--head-dim", 64, 1, 4096));
+  std::string auto_note;
+  const AttentionBackend chosen = resolve_backend(AttentionBackend::Auto, r, on_cuda, head_dim, &auto_note);
+  const auto& names = enum_names<AttentionBackend>();
+  if (args.flag("--json")) {
+    json rows = json::array();
+    for (const auto& name : names) {
+      const AttentionBackend b = *enum_from_string<AttentionBackend>(name);
+      if (b == AttentionBackend::Auto) continue;
+      const Availability a = backend_availability(b, r, on_cuda, head_dim);
+      rows.push_back({{"backend", name},
+                      {"available", a.available},
+                      {"reason", a.reason},
+                      {"exact", is_exact(b)},
+                      {"description", describe(b)}});
+    }
+    std::cout << json{{"device", on_cuda ? "cuda" : "cpu"},
+                      {"head_dim", head_dim},
+                      {"auto", to_string(chosen)},
+                      {"backends", rows}}
+                     .dump(2)
+              << "\n";
+    return kExitOk;
+  }
+  std::printf("attention backends on %s, head dim %d (%s)\n", on_cuda ? "cuda" : "cpu", head_dim,
+              auto_note.c_str());
+  for (const auto& name : names) {
+    const AttentionBackend b = *enum_from_string<AttentionBackend>(name);
+    if (b == AttentionBackend::Auto) continue;
+    const Availability a = backend_availability(b, r, on_cuda, head_dim);
+    std::printf("  %-13s %-5s %-11s %s\n", name.c_str(), is_exact(b) ? "exact" : "",
+                a.available ? "available" : "unavailable", a.available ? describe(b) : a.reason.c_str());
+  }
   return kExitOk;
 }
 

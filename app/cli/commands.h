@@ -21,5 +21,6 @@ int cmd_forecast(const std::vector<std::string>& args);
 int cmd_evaluate(const std::vector<std::string>& args);
 int cmd_settings(const std::vector<std::string>& args);
 int cmd_devices(const std::vector<std::string>& args);
+int cmd_backends(const std::vector<std::string>& args);
 
 }  // namespace latentcast::cli

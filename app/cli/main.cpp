@@ -40,6 +40,8 @@ const Command kCommands[] = {
      "[--device D] [--json] [--set key=value]..."},
     {"settings", cmd_settings, "settings [--json]              (every project setting for --set)"},
     {"devices", cmd_devices, "devices  [--json]              (LibTorch, CUDA and GPUs seen here)"},
+    {"backends", cmd_backends,
+     "backends [--device cpu|cuda|auto] [--head-dim D] [--json]   (attention backends: available, or why not)"},
 };
 
 void usage(std::FILE* to) {

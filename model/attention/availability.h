@@ -13,6 +13,12 @@ struct Availability {
   std::string reason;  // why not; empty when available
 };
 
+// Exact backends compute softmax attention itself (math, sliced, flash, sdpa); the others are their
+// own operators or approximations (sage within its quantisation error).
+bool is_exact(AttentionBackend backend);
+// One line on what a backend does, for `latentcast-cli backends` and tooltips.
+const char* describe(AttentionBackend backend);
+
 // For a backend on this build and device (on_cuda: the run uses the GPU) and a head dimension.
 Availability backend_availability(AttentionBackend backend, const DeviceReport& devices, bool on_cuda,
                                   int head_dim);

@@ -30,6 +30,31 @@ struct Shape {
   std::int64_t d;            // head dim
 };
 
+// Transposes rows [j0, j0 + nj) of a [rows, d] matrix into t[c * nj + j], so that a tile product
+// runs as axpy updates along j, which the compiler vectorises (a dot product along d would be a serial
+// floating-point reduction it may not reorder).
+template <typename T>
+void transpose_rows(const T* x, std::int64_t nj, std::int64_t d, std::vector<T>& t) {
+  t.resize(std::size_t(nj * d));
+  for (std::int64_t j = 0; j < nj; ++j)
+    for (std::int64_t c = 0; c < d; ++c) t[std::size_t(c * nj + j)] = x[j * d + c];
+}
+
+// out[i * kKeyTile + j] = scale * sum_c a[i * d + c] * bt[c * nj + j] for i < ni, j < nj.
+template <typename T>
+void tile_product(const T* a, const T* bt, std::int64_t ni, std::int64_t nj, std::int64_t d, T scale, T* out) {
+  for (std::int64_t i = 0; i < ni; ++i) {
+    T* oi = out + i * kKeyTile;
+    std::fill(oi, oi + nj, T(0));
+    const T* ai = a + i * d;
+    for (std::int64_t c = 0; c < d; ++c) {
+      const T x = ai[c] * scale;
+      const T* bc = bt + c * nj;
+      for (std::int64_t j = 0; j < nj; ++j) oi[j] += x * bc[j];
+    }
+  }
+}
+
 // Scores of flash: scale * q . k over a tile, S[i * kKeyTile + j].
 template <typename T>
 struct FloatScores {
@@ -40,16 +65,9 @@ struct FloatScores {
 
   void operator()(std::int64_t bh, std::int64_t i0, std::int64_t ni, std::int64_t j0, std::int64_t nj,
                   T* s) const {
-    const std::int64_t d = shape.d;
-    for (std::int64_t i = 0; i < ni; ++i) {
-      const T* qi = q + (bh * shape.n + i0 + i) * d;
-      for (std::int64_t j = 0; j < nj; ++j) {
-        const T* kj = k + (bh * shape.m + j0 + j) * d;
-        T dot = 0;
-        for (std::int64_t c = 0; c < d; ++c) dot += qi[c] * kj[c];
-        s[i * kKeyTile + j] = dot * scale;
-      }
-    }
+    thread_local std::vector<T> kt;
+    transpose_rows(k + (bh * shape.m + j0) * shape.d, nj, shape.d, kt);
+    tile_product(q + (bh * shape.n + i0) * shape.d, kt.data(), ni, nj, shape.d, scale, s);
   }
 };
 
@@ -109,16 +127,16 @@ void probabilities_and_ds(const Scores& scores, const T* v, const T* dout, const
                           std::int64_t nj, T* p, T* ds) {
   const std::int64_t d = sh.d;
   scores(bh, i0, ni, j0, nj, p);
+  thread_local std::vector<T> vt;
+  transpose_rows(v + (bh * sh.m + j0) * d, nj, d, vt);
+  tile_product(dout + (bh * sh.n + i0) * d, vt.data(), ni, nj, d, T(1), ds);  // dP = dO V^T
   for (std::int64_t i = 0; i < ni; ++i) {
     const T l = lse[bh * sh.n + i0 + i], di = delta[bh * sh.n + i0 + i];
-    const T* doi = dout + (bh * sh.n + i0 + i) * d;
+    T* pi = p + i * kKeyTile;
+    T* dsi = ds + i * kKeyTile;
     for (std::int64_t j = 0; j < nj; ++j) {
-      const T pij = std::exp(p[i * kKeyTile + j] - l);
-      p[i * kKeyTile + j] = pij;
-      const T* vj = v + (bh * sh.m + j0 + j) * d;
-      T dp = 0;
-      for (std::int64_t c = 0; c < d; ++c) dp += doi[c] * vj[c];
-      ds[i * kKeyTile + j] = pij * (dp - di);
+      pi[j] = std::exp(pi[j] - l);
+      dsi[j] = pi[j] * (dsi[j] - di);
     }
   }
 }

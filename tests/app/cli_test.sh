@@ -123,5 +123,25 @@ expect 0 '"path": "model.image_size"' -- "$cli" settings --json
 # devices
 expect 0 '"torch_version"' -- "$cli" devices --json
 
+# backends: every backend with availability and the reason when unavailable
+expect 0 "flash" -- "$cli" backends --device cpu
+expect 0 '"backend": "local_window"' -- "$cli" backends --device cpu --json
+expect 0 '"auto":' -- "$cli" backends --json --head-dim 40
+expect 2 "--device: must be cpu, cuda or auto" -- "$cli" backends --device gpu
+if "$cli" devices --json | grep -q '"cuda_available": false'; then
+  expect 3 "--device cuda" -- "$cli" backends --device cuda
+fi
+
+# latentcast-bench attention: one row per backend, pass and shape, with the JSON keys of the contract
+bench=$(dirname "$cli")/latentcast-bench
+expect 0 '"max_abs_err"' -- "$bench" attention --device cpu --shapes "1,2,70,32" --min-seconds 0 --json
+out=$("$bench" attention --device cpu --shapes "1,2,70,32;2,1,33,40" --min-seconds 0 --json 2>&1)
+for key in backend device dtype pass B H N d ms tflops peak_extra_bytes max_abs_err cos_sim; do
+  case "$out" in *"\"$key\":"*) ;; *) fail "bench attention JSON lacks $key";; esac
+done
+[ "$(printf '%s\n' "$out" | grep -c '"backend": "flash"')" = 4 ] || fail "bench attention: expected 4 flash rows: $out"
+expect 2 "--shapes" -- "$bench" attention --shapes "1,2,x,32"
+expect 2 "--dtype" -- "$bench" attention --shapes "1,1,8,8" --dtype float8
+
 if [ "$failures" -ne 0 ]; then echo "$failures failure(s)"; exit 1; fi
 echo "cli: all checks passed"

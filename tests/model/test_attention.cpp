@@ -132,9 +132,15 @@ TEST_CASE("auto resolves to the fastest available exact backend and says which")
   EXPECT(b == AttentionBackend::Sdpa);
   EXPECT_EQ(note, std::string("auto: using sdpa (fastest available exact backend)"));
 #else
-  EXPECT(b == AttentionBackend::Math);
-  EXPECT(note.find("auto: using math") == 0);
-  EXPECT(note.find("needs LibTorch >= 2.0") != std::string::npos);
+  EXPECT(b == AttentionBackend::Flash);
+  EXPECT(note.find("auto: using flash (fastest available exact backend; sdpa unavailable: needs LibTorch >= 2.0") ==
+         0);
+  // On CUDA with LibTorch 1.x neither sdpa nor (before issue 7) flash can run: math, with both reasons.
+  latentcast::DeviceReport gpu;
+  gpu.cuda_available = true;
+  EXPECT(latentcast::resolve_backend(AttentionBackend::Auto, gpu, true, 32, &note) == AttentionBackend::Math);
+  EXPECT(note.find("auto: using math (sdpa unavailable") == 0);
+  EXPECT(note.find("flash unavailable: the CUDA flash kernel") != std::string::npos);
 #endif
   EXPECT(latentcast::resolve_backend(AttentionBackend::Math, kCpu, false, 32) ==
          AttentionBackend::Math);
