@@ -84,25 +84,25 @@ int bench_attention(int argc, char** argv) {
                             : cuda ? "4,8,4096,64;1,8,16384,64;4,8,4096,32;16,4,784,32;2,8,3136,64"
                                    : "2,4,1024,64;1,4,4096,32;3,2,1000,40");
     if (cuda && !dtype_given) o.dtypes = {"bfloat16"};  // the kernels' precision on the GPU
-    if (!json_out)
-      std::printf("%-15s %-6s %-8s %-6s %4s %3s %6s %4s %10s %8s %12s %10s %9s\n", "backend", "device", "dtype",
+    // With --json the table goes to stderr as rows are measured, the JSON array to stdout at the end.
+    FILE* table = json_out ? stderr : stdout;
+    std::fprintf(table, "%-15s %-6s %-8s %-6s %4s %3s %6s %4s %10s %8s %12s %10s %9s\n", "backend", "device", "dtype",
                   "pass", "B", "H", "N", "d", "ms", "TFLOP/s", "peak_extra", "max_err", "cos_sim");
     const auto rows = run_attention_bench(o, [&](const AttentionBenchRow& r) {
-      if (json_out) return;
       if (!r.error.empty()) {
-        std::printf("%-15s %-6s %-8s %-6s %4lld %3lld %6lld %4lld   %s\n", r.backend.c_str(), r.device.c_str(),
+        std::fprintf(table, "%-15s %-6s %-8s %-6s %4lld %3lld %6lld %4lld   %s\n", r.backend.c_str(), r.device.c_str(),
                     r.dtype.c_str(), r.pass.c_str(), (long long)r.batch, (long long)r.heads, (long long)r.tokens,
                     (long long)r.head_dim, r.error.c_str());
       } else {
         char err[32] = "-", cs[32] = "-";
         if (r.max_abs_err >= 0) std::snprintf(err, sizeof err, "%.2e", r.max_abs_err);
         if (r.cos_sim >= 0) std::snprintf(cs, sizeof cs, "%.6f", r.cos_sim);
-        std::printf("%-15s %-6s %-8s %-6s %4lld %3lld %6lld %4lld %10.3f %8.3f %10.1fMiB %10s %9s\n",
+        std::fprintf(table, "%-15s %-6s %-8s %-6s %4lld %3lld %6lld %4lld %10.3f %8.3f %10.1fMiB %10s %9s\n",
                     r.backend.c_str(), r.device.c_str(), r.dtype.c_str(), r.pass.c_str(), (long long)r.batch,
                     (long long)r.heads, (long long)r.tokens, (long long)r.head_dim, r.ms, r.tflops,
                     double(r.peak_extra_bytes) / double(1 << 20), err, cs);
       }
-      std::fflush(stdout);
+      std::fflush(table);
     });
     if (json_out) {
       nlohmann::json array = nlohmann::json::array();
