@@ -11,6 +11,14 @@
 namespace latentcast {
 namespace {
 
+// The float score policy over flat q and k, for any scalar type.
+auto scores_of(const torch::Tensor& q, const torch::Tensor& k, const tiled::Shape& sh) {
+  return [q, k, sh](auto tag) {
+    using T = typename decltype(tag)::type;
+    return tiled::FloatScores<T>{q.data_ptr<T>(), k.data_ptr<T>(), sh, static_cast<T>(1.0 / std::sqrt(double(sh.d)))};
+  };
+}
+
 class FlashCpuFunction : public torch::autograd::Function<FlashCpuFunction> {
  public:
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& q_in,
@@ -18,16 +26,7 @@ class FlashCpuFunction : public torch::autograd::Function<FlashCpuFunction> {
     const auto type = tiled::compute_type(q_in);
     const torch::Tensor q = tiled::flat(q_in, type), k = tiled::flat(k_in, type), v = tiled::flat(v_in, type);
     const tiled::Shape sh = tiled::shape_of(q_in, k_in);
-    // Allocated in the caller's shape (same memory layout as [BH, N, d]), so the tensor returned is the
-    // tensor saved, not a view of it.
-    torch::Tensor out = torch::empty(q_in.sizes(), q.options());
-    torch::Tensor lse = torch::empty({sh.heads_total, sh.n}, q.options());
-    AT_DISPATCH_FLOATING_TYPES(type, "flash_cpu_forward", [&] {
-      const tiled::FloatScores<scalar_t> scores{q.data_ptr<scalar_t>(), k.data_ptr<scalar_t>(), sh,
-                                                static_cast<scalar_t>(1.0 / std::sqrt(double(sh.d)))};
-      tiled::forward<scalar_t>(scores, v.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(),
-                               lse.data_ptr<scalar_t>(), sh);
-    });
+    auto [out, lse] = tiled::run_forward(q_in, v, sh, scores_of(q, k, sh));
     ctx->save_for_backward({q, k, v, out, lse});
     ctx->saved_data["dtype"] = static_cast<int64_t>(q_in.scalar_type());
     return out.to(q_in.scalar_type());
@@ -35,26 +34,13 @@ class FlashCpuFunction : public torch::autograd::Function<FlashCpuFunction> {
 
   static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
                                                torch::autograd::tensor_list grads) {
-    const auto saved = ctx->get_saved_variables();
-    const torch::Tensor &q = saved[0], &k = saved[1], &v = saved[2], &lse = saved[4];
-    const torch::Tensor out = saved[3].contiguous();
-    const auto type = q.scalar_type();
-    const torch::Tensor dout = grads[0].to(type).contiguous().view(q.sizes());
-    const tiled::Shape sh{q.size(0), q.size(1), k.size(1), q.size(2)};
-    torch::Tensor dq = torch::empty_like(q), dk = torch::empty_like(k), dv = torch::empty_like(v);
-    AT_DISPATCH_FLOATING_TYPES(type, "flash_cpu_backward", [&] {
-      const auto scale = static_cast<scalar_t>(1.0 / std::sqrt(double(sh.d)));
-      const tiled::FloatScores<scalar_t> scores{q.data_ptr<scalar_t>(), k.data_ptr<scalar_t>(), sh, scale};
-      tiled::backward<scalar_t>(scores, q.data_ptr<scalar_t>(), k.data_ptr<scalar_t>(), v.data_ptr<scalar_t>(),
-                                out.data_ptr<scalar_t>(), dout.data_ptr<scalar_t>(), lse.data_ptr<scalar_t>(),
-                                dq.data_ptr<scalar_t>(), dk.data_ptr<scalar_t>(), dv.data_ptr<scalar_t>(), sh,
-                                scale);
-    });
-    const auto dtype = static_cast<c10::ScalarType>(ctx->saved_data["dtype"].toInt());
-    const auto& sizes = grads[0].sizes();
-    const std::vector<int64_t> kv_sizes{sizes[0], sizes[1], sh.m, sh.d};
-    return {dq.view(sizes).to(dtype), dk.view(kv_sizes).to(dtype), dv.view(kv_sizes).to(dtype)};
+    const auto s = ctx->get_saved_variables();
+    const tiled::Shape sh{s[0].size(0), s[0].size(1), s[1].size(1), s[0].size(2)};
+    return tiled::run_backward(s[0], s[1], s[2], s[3], s[4], grads[0],
+                               static_cast<c10::ScalarType>(ctx->saved_data["dtype"].toInt()),
+                               scores_of(s[0], s[1], sh));
   }
+
 };
 
 }  // namespace

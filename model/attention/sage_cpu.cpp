@@ -49,11 +49,14 @@ struct Int8Scores {
   }
 };
 
-template <typename T>
-Int8Scores<T> scores_of(const torch::Tensor& q8, const torch::Tensor& k8, const torch::Tensor& sq,
-                        const torch::Tensor& sk, const tiled::Shape& sh) {
-  return {q8.data_ptr<std::int8_t>(), k8.data_ptr<std::int8_t>(), sq.data_ptr<float>(), sk.data_ptr<float>(),
-          sh, sq.size(-1), sk.size(-1)};
+// The INT8 score policy over the quantised blocks, for any scalar type.
+auto scores_of(const torch::Tensor& q8, const torch::Tensor& k8, const torch::Tensor& sq, const torch::Tensor& sk,
+               const tiled::Shape& sh) {
+  return [q8, k8, sq, sk, sh](auto tag) {
+    using T = typename decltype(tag)::type;
+    return Int8Scores<T>{q8.data_ptr<std::int8_t>(), k8.data_ptr<std::int8_t>(), sq.data_ptr<float>(),
+                         sk.data_ptr<float>(), sh, sq.size(-1), sk.size(-1)};
+  };
 }
 
 class SageCpuFunction : public torch::autograd::Function<SageCpuFunction> {
@@ -71,14 +74,7 @@ class SageCpuFunction : public torch::autograd::Function<SageCpuFunction> {
     const torch::Tensor qv = q8.values.squeeze(0), kv = k8.values.squeeze(0);
     const torch::Tensor qs = q8.scales.squeeze(0).contiguous(), ks = k8.scales.squeeze(0).contiguous();
 
-    // Allocated in the caller's shape (same memory layout as [BH, N, d]), so the tensor returned is the
-    // tensor saved, not a view of it.
-    torch::Tensor out = torch::empty(q_in.sizes(), q.options());
-    torch::Tensor lse = torch::empty({sh.heads_total, sh.n}, q.options());
-    AT_DISPATCH_FLOATING_TYPES(type, "sage_cpu_forward", [&] {
-      tiled::forward<scalar_t>(scores_of<scalar_t>(qv, kv, qs, ks, sh), v.data_ptr<scalar_t>(),
-                               out.data_ptr<scalar_t>(), lse.data_ptr<scalar_t>(), sh);
-    });
+    auto [out, lse] = tiled::run_forward(q_in, v, sh, scores_of(qv, kv, qs, ks, sh));
     ctx->save_for_backward({q, k, v, out, lse, qv, kv, qs, ks});
     ctx->saved_data["dtype"] = static_cast<int64_t>(q_in.scalar_type());
     return out.to(q_in.scalar_type());
@@ -87,23 +83,10 @@ class SageCpuFunction : public torch::autograd::Function<SageCpuFunction> {
   static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
                                                torch::autograd::tensor_list grads) {
     const auto s = ctx->get_saved_variables();
-    const torch::Tensor &q = s[0], &k = s[1], &v = s[2], &lse = s[4];
-    const torch::Tensor out = s[3].contiguous();
-    const auto type = q.scalar_type();
-    const torch::Tensor dout = grads[0].to(type).contiguous().view(q.sizes());
-    const tiled::Shape sh{q.size(0), q.size(1), k.size(1), q.size(2)};
-    torch::Tensor dq = torch::empty_like(q), dk = torch::empty_like(k), dv = torch::empty_like(v);
-    AT_DISPATCH_FLOATING_TYPES(type, "sage_cpu_backward", [&] {
-      const auto scale = static_cast<scalar_t>(1.0 / std::sqrt(double(sh.d)));
-      tiled::backward<scalar_t>(scores_of<scalar_t>(s[5], s[6], s[7], s[8], sh), q.data_ptr<scalar_t>(),
-                                k.data_ptr<scalar_t>(), v.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(),
-                                dout.data_ptr<scalar_t>(), lse.data_ptr<scalar_t>(), dq.data_ptr<scalar_t>(),
-                                dk.data_ptr<scalar_t>(), dv.data_ptr<scalar_t>(), sh, scale);
-    });
-    const auto dtype = static_cast<c10::ScalarType>(ctx->saved_data["dtype"].toInt());
-    const auto& sizes = grads[0].sizes();
-    const std::vector<int64_t> kv_sizes{sizes[0], sizes[1], sh.m, sh.d};
-    return {dq.view(sizes).to(dtype), dk.view(kv_sizes).to(dtype), dv.view(kv_sizes).to(dtype)};
+    const tiled::Shape sh{s[0].size(0), s[0].size(1), s[1].size(1), s[0].size(2)};
+    return tiled::run_backward(s[0], s[1], s[2], s[3], s[4], grads[0],
+                               static_cast<c10::ScalarType>(ctx->saved_data["dtype"].toInt()),
+                               scores_of(s[5], s[6], s[7], s[8], sh));
   }
 };
 
