@@ -26,8 +26,8 @@ torch::Tensor make_alpha_bar(std::int64_t steps, NoiseSchedule schedule) {
     };
     std::vector<double> b(static_cast<std::size_t>(steps));
     for (std::int64_t i = 0; i < steps; ++i)
-      b[std::size_t(i)] = std::min(1.0 - f(double(i + 1) / double(steps)) / f(double(i) / double(steps)),
-                                   kMaxBeta);
+      b[std::size_t(i)] =
+          std::min(1.0 - f(double(i + 1) / double(steps)) / f(double(i) / double(steps)), kMaxBeta);
     betas = torch::tensor(b, f64);
   }
   return torch::cumprod(1.0 - betas, 0);
@@ -37,7 +37,9 @@ torch::Tensor make_alpha_bar(std::int64_t steps, NoiseSchedule schedule) {
 
 Diffusion::Diffusion(std::int64_t steps, NoiseSchedule schedule, Prediction prediction)
     : steps_(steps), prediction_(prediction) {
-  if (steps < 2) throw std::invalid_argument("model.diffusion_steps: must be >= 2, got " + std::to_string(steps));
+  if (steps < 2)
+    throw std::invalid_argument("model.diffusion_steps: must be >= 2, got " +
+                                std::to_string(steps));
   alpha_bar_ = make_alpha_bar(steps, schedule);
 }
 
@@ -60,9 +62,8 @@ Diffusion::Noised Diffusion::add_noise(const torch::Tensor& x0, const torch::Ten
   return out;
 }
 
-std::pair<torch::Tensor, torch::Tensor> Diffusion::split_prediction(const torch::Tensor& x_t,
-                                                                    const torch::Tensor& t,
-                                                                    const torch::Tensor& output) const {
+std::pair<torch::Tensor, torch::Tensor> Diffusion::split_prediction(
+    const torch::Tensor& x_t, const torch::Tensor& t, const torch::Tensor& output) const {
   const torch::Tensor a = gather(alpha_bar_, t, x_t);
   const torch::Tensor sa = a.sqrt(), sb = (1.0 - a).sqrt();
   if (prediction_ == Prediction::Epsilon) return {(x_t - sb * output) / sa, output};
@@ -70,9 +71,9 @@ std::pair<torch::Tensor, torch::Tensor> Diffusion::split_prediction(const torch:
   return {sa * x_t - sb * output, sb * x_t + sa * output};
 }
 
-torch::Tensor Diffusion::sample(const Denoiser& model, torch::IntArrayRef shape, torch::Device device,
-                                Sampler sampler, std::int64_t sampler_steps, double eta,
-                                std::uint64_t seed, double x0_clip) const {
+torch::Tensor Diffusion::sample(const Denoiser& model, torch::IntArrayRef shape,
+                                torch::Device device, Sampler sampler, std::int64_t sampler_steps,
+                                double eta, std::uint64_t seed, double x0_clip) const {
   if (sampler_steps < 1 || sampler_steps > steps_)
     throw std::invalid_argument("forecasting.steps: must be between 1 and model.diffusion_steps (" +
                                 std::to_string(steps_) + "), got " + std::to_string(sampler_steps));
@@ -85,7 +86,8 @@ torch::Tensor Diffusion::sample(const Denoiser& model, torch::IntArrayRef shape,
   std::vector<std::int64_t> taus(static_cast<std::size_t>(sampler_steps));
   for (std::int64_t i = 0; i < sampler_steps; ++i)
     taus[std::size_t(i)] =
-        (steps_ - 1) - static_cast<std::int64_t>(std::llround(double(i) * double(steps_ - 1) / double(sampler_steps)));
+        (steps_ - 1) - static_cast<std::int64_t>(
+                           std::llround(double(i) * double(steps_ - 1) / double(sampler_steps)));
 
   const double eta_used = sampler == Sampler::Ddpm ? 1.0 : eta;
   torch::Tensor x = noise();
@@ -94,17 +96,20 @@ torch::Tensor Diffusion::sample(const Denoiser& model, torch::IntArrayRef shape,
     const std::int64_t tau = taus[i];
     const double a = alpha_bar_[tau].item<double>();
     const double a_prev = i + 1 < taus.size() ? alpha_bar_[taus[i + 1]].item<double>() : 1.0;
-    const torch::Tensor t = torch::full({batch}, tau, torch::TensorOptions().dtype(torch::kLong).device(device));
+    const torch::Tensor t =
+        torch::full({batch}, tau, torch::TensorOptions().dtype(torch::kLong).device(device));
     auto [x0, eps] = split_prediction(x, t, model(x, t).to(torch::kFloat32));
     if (x0_clip > 0) {
-      // Where alpha_bar ~ 0 the implied x0 divides the model's error by sqrt(a); clip it to the data's
-      // range (Ho et al. 2020 clip images to [-1, 1]) and re-derive eps so the step stays consistent.
+      // Where alpha_bar ~ 0 the implied x0 divides the model's error by sqrt(a); clip it to the
+      // data's range (Ho et al. 2020 clip images to [-1, 1]) and re-derive eps so the step stays
+      // consistent.
       x0 = x0.clamp(-x0_clip, x0_clip);
       eps = (x - std::sqrt(a) * x0) / std::sqrt(1.0 - a);
     }
     // Ref: Song et al. 2021, eq. 12 and 16. With eta = 1 this is DDPM's posterior on the respaced
     // schedule: sigma^2 = (1 - a_prev) / (1 - a) * (1 - a / a_prev).
-    const double sigma = eta_used * std::sqrt((1.0 - a_prev) / (1.0 - a)) * std::sqrt(1.0 - a / a_prev);
+    const double sigma =
+        eta_used * std::sqrt((1.0 - a_prev) / (1.0 - a)) * std::sqrt(1.0 - a / a_prev);
     const double direction = std::sqrt(std::max(0.0, 1.0 - a_prev - sigma * sigma));
     x = std::sqrt(a_prev) * x0 + direction * eps;
     if (sigma > 0 && i + 1 < taus.size()) x = x + sigma * noise();

@@ -1,5 +1,6 @@
-// engine::forecast and engine::evaluate: load a checkpoint, sample K forecasts per window, read them out
-// in the original units (forecast) or score them beside the baselines on a split (evaluate).
+// engine::forecast and engine::evaluate: load a checkpoint, sample K forecasts per window, read
+// them out in the original units (forecast) or score them beside the baselines on a split
+// (evaluate).
 #include "model/engine.h"
 
 #include <chrono>
@@ -19,7 +20,8 @@ std::vector<std::vector<double>> to_rows(const torch::Tensor& hc) {  // [H, C] -
   const torch::Tensor t = hc.to(torch::kCPU, torch::kFloat64).contiguous();
   std::vector<std::vector<double>> out(static_cast<std::size_t>(t.size(0)));
   const double* p = t.data_ptr<double>();
-  for (std::int64_t i = 0; i < t.size(0); ++i) out[std::size_t(i)].assign(p + i * t.size(1), p + (i + 1) * t.size(1));
+  for (std::int64_t i = 0; i < t.size(0); ++i)
+    out[std::size_t(i)].assign(p + i * t.size(1), p + (i + 1) * t.size(1));
   return out;
 }
 
@@ -29,10 +31,12 @@ std::unique_ptr<Forecaster> load_forecaster(const ProjectConfig& config, const P
                                             const Callbacks& callbacks) {
   std::unique_ptr<Forecaster> f;
   detail::translate_errors([&] {
-    if (checkpoint.empty()) throw std::invalid_argument("--checkpoint: no checkpoint given and the project has no run");
+    if (checkpoint.empty())
+      throw std::invalid_argument("--checkpoint: no checkpoint given and the project has no run");
     ForecasterMeta meta = Forecaster::read_meta(checkpoint);
     if (meta.columns != data.columns)
-      throw std::invalid_argument(checkpoint + ": trained on other columns than the project's inputs");
+      throw std::invalid_argument(checkpoint +
+                                  ": trained on other columns than the project's inputs");
     check_settings(meta, config, checkpoint);
     std::string note;
     const AttentionSettings attention = detail::attention_for(config, dev, &note);
@@ -56,19 +60,23 @@ Forecast forecast(const ForecastRequest& request, const Callbacks& callbacks) {
   auto f = load_forecaster(config, data, request.checkpoint, dev, callbacks);
   Forecast out;
   detail::translate_errors([&] {
-    const std::int64_t T = data.raw.size(0), L = config.dataset.lookback, H = config.dataset.horizon;
+    const std::int64_t T = data.raw.size(0), L = config.dataset.lookback,
+                       H = config.dataset.horizon;
     const std::int64_t origin = request.origin < 0 ? T : request.origin;
     if (origin < L || origin > T)
       throw std::invalid_argument("--origin: must be between the lookback (" + std::to_string(L) +
                                   ") and the number of rows (" + std::to_string(T) + "), got " +
                                   std::to_string(origin));
     const data::Scaler scaler{f->meta().scaler_mean, f->meta().scaler_std};
-    const torch::Tensor history = scaler.transform(data.raw.slice(0, origin - L, origin)).t().contiguous();  // [C, L]
+    const torch::Tensor history =
+        scaler.transform(data.raw.slice(0, origin - L, origin)).t().contiguous();  // [C, L]
     const std::int64_t K = request.samples >= 1 ? request.samples : config.forecasting.samples;
     const std::uint64_t seed = request.seed != 0 ? request.seed : config.forecasting.seed;
-    const torch::Tensor samples = f->sample(history, K, config.forecasting.sampler, config.forecasting.steps,
-                                            config.forecasting.eta, seed);  // [K, C, H]
-    const torch::Tensor values = scaler.inverse(samples.permute({0, 2, 1}).to(torch::kCPU)).unsqueeze(1);  // [K, 1, H, C]
+    const torch::Tensor samples =
+        f->sample(history, K, config.forecasting.sampler, config.forecasting.steps,
+                  config.forecasting.eta, seed);  // [K, C, H]
+    const torch::Tensor values =
+        scaler.inverse(samples.permute({0, 2, 1}).to(torch::kCPU)).unsqueeze(1);  // [K, 1, H, C]
     const Quantiles q = quantiles(values);
     out.columns = data.columns;
     out.q05 = to_rows(q.q05[0]);
@@ -82,7 +90,8 @@ Forecast forecast(const ForecastRequest& request, const Callbacks& callbacks) {
       out.rows.push_back(row);
       if (!data.table.timestamps.empty())
         out.timestamps.push_back(row < T ? data.table.timestamps[std::size_t(row)]
-                                         : data.table.timestamps.back() + (row - T + 1) * sampling.interval_seconds);
+                                         : data.table.timestamps.back() +
+                                               (row - T + 1) * sampling.interval_seconds);
     }
     if (origin + H <= T) out.actual = to_rows(data.raw.slice(0, origin, origin + H));
   });
@@ -106,7 +115,8 @@ Evaluation evaluate(const EvaluateRequest& request, const Callbacks& callbacks) 
     const data::RowRange range = request.split == "val" ? data.split.val : data.split.test;
     auto windows = data::make_windows(scaled, range, int(L), int(H), 1);
     std::int64_t N = windows.history.size(0);
-    if (N == 0) throw std::invalid_argument("dataset.split: the " + request.split + " split holds no window");
+    if (N == 0)
+      throw std::invalid_argument("dataset.split: the " + request.split + " split holds no window");
     if (request.max_windows > 0 && request.max_windows < N) {
       const torch::Tensor pick = torch::linspace(0, N - 1, request.max_windows).to(torch::kLong);
       windows.history = windows.history.index_select(0, pick);
@@ -118,22 +128,29 @@ Evaluation evaluate(const EvaluateRequest& request, const Callbacks& callbacks) 
     const torch::Tensor targets = torch::tensor(data.target_index, torch::kLong);
     const auto pick_targets = [&](const torch::Tensor& x) { return x.index_select(-1, targets); };
 
-    const torch::Tensor samples = f->sample(detail::segments(windows.history), K, config.forecasting.sampler,
-                                            config.forecasting.steps, config.forecasting.eta,
-                                            config.forecasting.seed);  // [K, N*C, H]
-    const torch::Tensor forecasts =
-        samples.to(torch::kCPU).view({K, N, C, H}).permute({0, 1, 3, 2}).contiguous();  // [K, N, H, C]
+    const torch::Tensor samples =
+        f->sample(detail::segments(windows.history), K, config.forecasting.sampler,
+                  config.forecasting.steps, config.forecasting.eta,
+                  config.forecasting.seed);  // [K, N*C, H]
+    const torch::Tensor forecasts = samples.to(torch::kCPU)
+                                        .view({K, N, C, H})
+                                        .permute({0, 1, 3, 2})
+                                        .contiguous();  // [K, N, H, C]
     const torch::Tensor truth = pick_targets(windows.future);
     ev.scores.push_back(to_scores("latentcast", score_samples(pick_targets(forecasts), truth)));
 
-    ev.scores.push_back(to_scores("last_value", score_point(pick_targets(last_value_forecast(windows.history, H)), truth)));
+    ev.scores.push_back(to_scores(
+        "last_value", score_point(pick_targets(last_value_forecast(windows.history, H)), truth)));
     const std::int64_t period = f->meta().period > 0 ? f->meta().period : 1;
-    ev.scores.push_back(to_scores("seasonal_naive",
-                                  score_point(pick_targets(seasonal_naive_forecast(windows.history, H, period)), truth)));
-    const auto train = data::make_windows(scaled, data.split.train, int(L), int(H), config.dataset.stride);
+    ev.scores.push_back(to_scores(
+        "seasonal_naive",
+        score_point(pick_targets(seasonal_naive_forecast(windows.history, H, period)), truth)));
+    const auto train =
+        data::make_windows(scaled, data.split.train, int(L), int(H), config.dataset.stride);
     LinearBaseline linear;
     linear.fit(train.history, train.future);
-    ev.scores.push_back(to_scores("linear", score_point(pick_targets(linear.predict(windows.history)), truth)));
+    ev.scores.push_back(
+        to_scores("linear", score_point(pick_targets(linear.predict(windows.history)), truth)));
 
     ev.split = request.split;
     ev.windows = N;

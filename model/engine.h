@@ -18,7 +18,8 @@ enum class ErrorKind { BadInput, Device, OutOfMemory, Internal };
 
 class EngineError : public std::runtime_error {
  public:
-  EngineError(ErrorKind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
+  EngineError(ErrorKind kind, const std::string& message)
+      : std::runtime_error(message), kind_(kind) {}
   ErrorKind kind() const { return kind_; }
 
  private:
@@ -27,60 +28,60 @@ class EngineError : public std::runtime_error {
 
 // One report from the training loop, sent after every optimiser step.
 struct Progress {
-  std::string stage;             // "vae" (stage 1) or "diffusion" (stage 2)
-  std::int64_t step = 0;         // steps done in this stage (the diffusion step continues on resume)
+  std::string stage;      // "vae" (stage 1) or "diffusion" (stage 2)
+  std::int64_t step = 0;  // steps done in this stage (the diffusion step continues on resume)
   std::int64_t total_steps = 0;  // of this stage
   std::int64_t epoch = 0;        // passes over the training windows so far (stage 2)
   double loss = 0;               // this step's training loss
   double val_loss = -1;          // last validation loss; -1 before the first validation
   double lr = 0;
-  double samples_per_second = 0;  // training windows (images) per second, smoothed
-  double eta_seconds = 0;         // time left in this stage at the current speed
+  double samples_per_second = 0;          // training windows (images) per second, smoothed
+  double eta_seconds = 0;                 // time left in this stage at the current speed
   std::int64_t peak_allocated_bytes = 0;  // CUDA: the caching allocator's peaks since the start
   std::int64_t peak_reserved_bytes = 0;
 };
 
 struct Callbacks {
-  std::function<void(const Progress&)> on_progress;     // every step
-  std::function<void(const std::string&)> on_message;   // events the user should read
-  const std::atomic<bool>* stop = nullptr;              // checked every step; true: checkpoint and stop
+  std::function<void(const Progress&)> on_progress;    // every step
+  std::function<void(const std::string&)> on_message;  // events the user should read
+  const std::atomic<bool>* stop = nullptr;  // checked every step; true: checkpoint and stop
 };
 
 struct TrainRequest {
-  ProjectConfig config;        // validated project (dataset paths absolute)
-  std::string run_dir;         // checkpoints and metrics go here (created)
+  ProjectConfig config;         // validated project (dataset paths absolute)
+  std::string run_dir;          // checkpoints and metrics go here (created)
   std::string device = "auto";  // cpu | cuda | auto
-  std::int64_t steps = -1;     // overrides training.steps when >= 0
-  std::int64_t epochs = -1;    // overrides training.epochs (and sets steps to 0) when >= 1
-  std::string resume_from;     // a checkpoint to continue from; empty: a new run
+  std::int64_t steps = -1;      // overrides training.steps when >= 0
+  std::int64_t epochs = -1;     // overrides training.epochs (and sets steps to 0) when >= 1
+  std::string resume_from;      // a checkpoint to continue from; empty: a new run
 };
 
 struct TrainResult {
-  RunRecord run;                       // to append to the project's history
-  double vae_recon_mse = -1;           // stage 1 reconstruction error on validation images
+  RunRecord run;              // to append to the project's history
+  double vae_recon_mse = -1;  // stage 1 reconstruction error on validation images
   double best_val_loss = -1;
-  std::vector<std::string> messages;   // everything reported through on_message
+  std::vector<std::string> messages;  // everything reported through on_message
 };
 
 TrainResult train(const TrainRequest& request, const Callbacks& callbacks);
 
 struct ForecastRequest {
   ProjectConfig config;
-  std::string checkpoint;       // best.pt or last.pt of a run
+  std::string checkpoint;  // best.pt or last.pt of a run
   std::string device = "auto";
-  std::int64_t samples = -1;    // overrides forecasting.samples when >= 1
-  std::int64_t origin = -1;     // first forecast row; -1: right after the end of the data
-  std::uint64_t seed = 0;       // 0: forecasting.seed
+  std::int64_t samples = -1;  // overrides forecasting.samples when >= 1
+  std::int64_t origin = -1;   // first forecast row; -1: right after the end of the data
+  std::uint64_t seed = 0;     // 0: forecasting.seed
 };
 
 struct Forecast {
-  std::vector<std::string> columns;          // forecast columns (the inputs), C of them
-  std::vector<std::int64_t> rows;            // row index of each step (may lie past the data), H of them
-  std::vector<std::int64_t> timestamps;      // seconds since the epoch per step; empty without dates
+  std::vector<std::string> columns;  // forecast columns (the inputs), C of them
+  std::vector<std::int64_t> rows;    // row index of each step (may lie past the data), H of them
+  std::vector<std::int64_t> timestamps;  // seconds since the epoch per step; empty without dates
   // [H][C] in the original units.
   std::vector<std::vector<double>> q05, q25, median, q75, q95;
-  std::vector<std::vector<double>> actual;   // [H][C] where the data has those rows; empty otherwise
-  std::vector<double> history;               // unused by callers that do not plot
+  std::vector<std::vector<double>> actual;  // [H][C] where the data has those rows; empty otherwise
+  std::vector<double> history;              // unused by callers that do not plot
 };
 
 Forecast forecast(const ForecastRequest& request, const Callbacks& callbacks);
@@ -95,9 +96,9 @@ struct EvaluateRequest {
   ProjectConfig config;
   std::string checkpoint;
   std::string device = "auto";
-  std::string split = "test";       // val | test
-  std::int64_t samples = -1;        // overrides forecasting.samples when >= 1
-  std::int64_t max_windows = 0;     // > 0: evenly spaced subset of the split's windows
+  std::string split = "test";    // val | test
+  std::int64_t samples = -1;     // overrides forecasting.samples when >= 1
+  std::int64_t max_windows = 0;  // > 0: evenly spaced subset of the split's windows
 };
 
 struct Evaluation {

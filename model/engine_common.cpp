@@ -20,7 +20,8 @@ PreparedData prepare_data(const ProjectConfig& config) {
     data::check_columns(p.table, config.dataset);
     p.columns = data::input_columns(p.table, config.dataset);
     for (const auto& t : data::target_columns(p.table, config.dataset))
-      p.target_index.push_back(std::find(p.columns.begin(), p.columns.end(), t) - p.columns.begin());
+      p.target_index.push_back(std::find(p.columns.begin(), p.columns.end(), t) -
+                               p.columns.begin());
     p.raw = data::table_tensor(p.table, p.columns);
     p.split = data::compute_split(p.table.rows(), config.dataset.split, config.dataset.lookback,
                                   config.dataset.horizon);
@@ -32,11 +33,13 @@ DeviceChoice choose_device(const std::string& requested) {
   DeviceChoice choice;
   choice.report = detect_devices();
   if (requested != "cpu" && requested != "cuda" && requested != "auto")
-    throw EngineError(ErrorKind::BadInput, "--device: must be cpu, cuda or auto, got \"" + requested + "\"");
-  const bool want_cuda = requested == "cuda" || (requested == "auto" && choice.report.cuda_available);
+    throw EngineError(ErrorKind::BadInput,
+                      "--device: must be cpu, cuda or auto, got \"" + requested + "\"");
+  const bool want_cuda =
+      requested == "cuda" || (requested == "auto" && choice.report.cuda_available);
   if (want_cuda && !choice.report.cuda_available)
-    throw EngineError(ErrorKind::Device,
-                      "CUDA requested but unavailable: " + choice.report.reason + " (use --device cpu)");
+    throw EngineError(ErrorKind::Device, "CUDA requested but unavailable: " + choice.report.reason +
+                                             " (use --device cpu)");
   if (want_cuda) {
     choice.device = torch::Device(torch::kCUDA, 0);
     choice.on_cuda = true;
@@ -47,16 +50,19 @@ DeviceChoice choose_device(const std::string& requested) {
   return choice;
 }
 
-AttentionSettings attention_for(const ProjectConfig& config, const DeviceChoice& device, std::string* note) {
+AttentionSettings attention_for(const ProjectConfig& config, const DeviceChoice& device,
+                                std::string* note) {
   AttentionSettings s;
   // The head dimension at the finest attention level (the one that sets the kernel requirements).
   int head_dim = 0;
   if (!config.model.attention_levels.empty()) {
-    const int level = *std::min_element(config.model.attention_levels.begin(), config.model.attention_levels.end());
+    const int level = *std::min_element(config.model.attention_levels.begin(),
+                                        config.model.attention_levels.end());
     head_dim = config.model.channels[std::size_t(level)] / config.model.heads;
   }
   translate_errors([&] {
-    s.backend = resolve_backend(config.memory.attention_backend, device.report, device.on_cuda, head_dim, note);
+    s.backend = resolve_backend(config.memory.attention_backend, device.report, device.on_cuda,
+                                head_dim, note);
   });
   s.slice_size = config.memory.slice_size;
   s.window_size = config.memory.window_size;

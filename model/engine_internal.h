@@ -35,9 +35,10 @@ struct DeviceChoice {
 // "cpu", "cuda" or "auto"; an unavailable CUDA throws EngineError(Device) with the reason.
 DeviceChoice choose_device(const std::string& requested);
 
-// Resolves memory.attention_backend for this device and the model's head dimension; `note` says what
-// `auto` chose. Unavailable backends throw EngineError(BadInput) with the reason.
-AttentionSettings attention_for(const ProjectConfig& config, const DeviceChoice& device, std::string* note);
+// Resolves memory.attention_backend for this device and the model's head dimension; `note` says
+// what `auto` chose. Unavailable backends throw EngineError(BadInput) with the reason.
+AttentionSettings attention_for(const ProjectConfig& config, const DeviceChoice& device,
+                                std::string* note);
 
 // Runs f, turning the exceptions a user can cause into EngineError with the right kind.
 void translate_errors(const std::function<void()>& f);

@@ -8,7 +8,9 @@
 namespace latentcast {
 namespace {
 
-std::vector<std::int64_t> to64(const std::vector<int>& v) { return {v.begin(), v.end()}; }
+std::vector<std::int64_t> to64(const std::vector<int>& v) {
+  return {v.begin(), v.end()};
+}
 
 nn::UnetOptions unet_options(const ProjectConfig& config, const AttentionSettings& attention,
                              std::int64_t context_dim, bool concat) {
@@ -34,8 +36,8 @@ void copy_parameters(torch::nn::Module& from, torch::nn::Module& to) {
 
 }  // namespace
 
-Forecaster::Forecaster(const ProjectConfig& config, ForecasterMeta meta, const AttentionSettings& attention,
-                       torch::Device device)
+Forecaster::Forecaster(const ProjectConfig& config, ForecasterMeta meta,
+                       const AttentionSettings& attention, torch::Device device)
     : diffusion(config.model.diffusion_steps, config.model.noise_schedule, config.model.prediction),
       history_views(config.dataset.lookback, meta.period, config.model.image_size, device),
       future_views(config.dataset.horizon, meta.period, config.model.image_size, device),
@@ -70,8 +72,12 @@ Forecaster::Forecaster(const ProjectConfig& config, ForecasterMeta meta, const A
   }
 }
 
-bool Forecaster::uses_concat() const { return unet->options().cond_channels > 0; }
-bool Forecaster::uses_context() const { return static_cast<bool>(tokens); }
+bool Forecaster::uses_concat() const {
+  return unet->options().cond_channels > 0;
+}
+bool Forecaster::uses_context() const {
+  return static_cast<bool>(tokens);
+}
 
 torch::Tensor Forecaster::history_latents(const torch::Tensor& history) {
   torch::NoGradGuard no_grad;
@@ -84,37 +90,44 @@ torch::Tensor Forecaster::future_latents(const torch::Tensor& future) {
 }
 
 torch::Tensor Forecaster::denoise(bool ema, const torch::Tensor& x_t, const torch::Tensor& t,
-                                  const torch::Tensor& history_latent, const torch::Tensor& history) {
+                                  const torch::Tensor& history_latent,
+                                  const torch::Tensor& history) {
   nn::Unet& net = ema ? ema_unet : unet;
   torch::Tensor context;
   if (tokens) context = ema ? ema_tokens->forward(history) : tokens->forward(history);  // [B, M, D]
-  return net->forward(x_t, t.to(torch::kFloat32), uses_concat() ? history_latent : torch::Tensor(), context);
+  return net->forward(x_t, t.to(torch::kFloat32), uses_concat() ? history_latent : torch::Tensor(),
+                      context);
 }
 
-torch::Tensor Forecaster::sample(const torch::Tensor& history, std::int64_t samples, Sampler sampler,
-                                 std::int64_t steps, double eta, std::uint64_t seed) {
+torch::Tensor Forecaster::sample(const torch::Tensor& history, std::int64_t samples,
+                                 Sampler sampler, std::int64_t steps, double eta,
+                                 std::uint64_t seed) {
   torch::NoGradGuard no_grad;
   vae->eval();
   const torch::Tensor hist = history.to(device_);  // [B, L]
   const std::int64_t B = hist.size(0);
   // The history latents once per segment, in chunks sized like the images they come from.
-  const std::int64_t image_rows = std::max<std::int64_t>(1, kChunkElements / (3 * history_views.image_size() *
-                                                                               history_views.image_size()));
+  const std::int64_t image_rows = std::max<std::int64_t>(
+      1, kChunkElements / (3 * history_views.image_size() * history_views.image_size()));
   std::vector<torch::Tensor> parts;
   for (std::int64_t b = 0; b < B; b += image_rows)
     parts.push_back(history_latents(hist.slice(0, b, std::min(B, b + image_rows))));
   const torch::Tensor z_hist = torch::cat(parts, 0);  // [B, c, h, h]
 
-  // Row r of the K * B (sample, segment) pairs is sample r / B of segment r % B; chunks bound memory.
+  // Row r of the K * B (sample, segment) pairs is sample r / B of segment r % B; chunks bound
+  // memory.
   const std::int64_t rows = samples * B;
-  const std::int64_t chunk = std::max<std::int64_t>(1, kChunkElements / (3 * future_views.image_size() *
-                                                                         future_views.image_size()));
+  const std::int64_t chunk = std::max<std::int64_t>(
+      1, kChunkElements / (3 * future_views.image_size() * future_views.image_size()));
   const auto long_opts = torch::TensorOptions().dtype(torch::kLong).device(device_);
   std::vector<torch::Tensor> outputs;
   for (std::int64_t begin = 0, part = 0; begin < rows; begin += chunk, ++part) {
-    const torch::Tensor segment = torch::arange(begin, std::min(rows, begin + chunk), long_opts).remainder(B);
+    const torch::Tensor segment =
+        torch::arange(begin, std::min(rows, begin + chunk), long_opts).remainder(B);
     const torch::Tensor zh = z_hist.index_select(0, segment), hh = hist.index_select(0, segment);
-    const auto model = [&](const torch::Tensor& x, const torch::Tensor& t) { return denoise(true, x, t, zh, hh); };
+    const auto model = [&](const torch::Tensor& x, const torch::Tensor& t) {
+      return denoise(true, x, t, zh, hh);
+    };
     // One seed per chunk keeps chunks independent yet reproducible.
     const torch::Tensor z = diffusion.sample(model, zh.sizes(), device_, sampler, steps, eta,
                                              seed + std::uint64_t(part), kLatentClip);
@@ -134,7 +147,8 @@ void Forecaster::update_ema(double decay) {
   torch::NoGradGuard no_grad;
   const auto step = [decay](torch::nn::Module& live, torch::nn::Module& ema) {
     const auto src = live.parameters(), dst = ema.parameters();
-    for (std::size_t i = 0; i < src.size(); ++i) dst[i].mul_(decay).add_(src[i].detach(), 1.0 - decay);
+    for (std::size_t i = 0; i < src.size(); ++i)
+      dst[i].mul_(decay).add_(src[i].detach(), 1.0 - decay);
   };
   step(*unet, *ema_unet);
   if (tokens) step(*tokens, *ema_tokens);
@@ -243,7 +257,8 @@ std::string model_settings(const ProjectConfig& config) {
   return out;
 }
 
-void check_settings(const ForecasterMeta& meta, const ProjectConfig& config, const std::string& path) {
+void check_settings(const ForecasterMeta& meta, const ProjectConfig& config,
+                    const std::string& path) {
   const auto parse = [](const std::string& text) {
     std::vector<std::pair<std::string, std::string>> out;
     for (const auto& line : split_lines(text)) {
@@ -253,13 +268,14 @@ void check_settings(const ForecasterMeta& meta, const ProjectConfig& config, con
     return out;
   };
   const auto trained = parse(meta.settings);
-  if (trained.empty()) throw std::invalid_argument(path + ": the checkpoint does not record its model settings");
+  if (trained.empty())
+    throw std::invalid_argument(path + ": the checkpoint does not record its model settings");
   const auto now = parse(model_settings(config));
   for (const auto& [name, value] : trained) {
     for (const auto& [now_name, now_value] : now) {
       if (now_name == name && now_value != value)
-        throw std::invalid_argument(path + ": " + name + ": the checkpoint was trained with " + value +
-                                    ", the project has " + now_value);
+        throw std::invalid_argument(path + ": " + name + ": the checkpoint was trained with " +
+                                    value + ", the project has " + now_value);
     }
   }
 }
@@ -309,7 +325,8 @@ std::vector<std::pair<std::string, double>> Forecaster::load(const std::string& 
       optimizer->load(a);
     }
   } catch (const c10::Error& e) {
-    throw std::invalid_argument(path + ": the checkpoint does not match the project's model settings (" +
+    throw std::invalid_argument(path +
+                                ": the checkpoint does not match the project's model settings (" +
                                 std::string(e.what_without_backtrace()).substr(0, 200) + ")");
   }
   vae->to(device_);

@@ -22,7 +22,7 @@ namespace latentcast {
 
 // What a checkpoint needs besides the weights to rebuild and use the forecaster.
 struct ForecasterMeta {
-  std::vector<std::string> columns;  // input columns, in channel order
+  std::vector<std::string> columns;       // input columns, in channel order
   torch::Tensor scaler_mean, scaler_std;  // [C]
   std::int64_t period = 0;                // SEG folding period
   double latent_scale = 1.0;              // multiplies VAE latents to unit variance
@@ -33,15 +33,18 @@ struct ForecasterMeta {
 
 // The settings a checkpoint depends on, one "name=value" line each, in a fixed order.
 std::string model_settings(const ProjectConfig& config);
-// Throws std::invalid_argument naming the first setting in which `config` differs from the checkpoint at
-// `path` ("model.image_size: the checkpoint was trained with 16, the project has 32").
-void check_settings(const ForecasterMeta& meta, const ProjectConfig& config, const std::string& path);
+// Throws std::invalid_argument naming the first setting in which `config` differs from the
+// checkpoint at `path` ("model.image_size: the checkpoint was trained with 16, the project has
+// 32").
+void check_settings(const ForecasterMeta& meta, const ProjectConfig& config,
+                    const std::string& path);
 
 class Forecaster {
  public:
   // Width of the cross-attention tokens.
   static constexpr std::int64_t kContextDim = 64;
-  // Latents are scaled to unit variance, so a predicted x0 beyond +-5 is not data (sampler clipping).
+  // Latents are scaled to unit variance, so a predicted x0 beyond +-5 is not data (sampler
+  // clipping).
   static constexpr double kLatentClip = 5.0;
   // Image values per chunk when encoding or sampling many segments (64 Mi values: 256 MiB in fp32).
   static constexpr std::int64_t kChunkElements = std::int64_t(1) << 26;
@@ -67,9 +70,9 @@ class Forecaster {
   // Model output for a noisy future latent, conditioned on a history (latent and/or tokens).
   torch::Tensor denoise(bool ema, const torch::Tensor& x_t, const torch::Tensor& t,
                         const torch::Tensor& history_latent, const torch::Tensor& history);
-  // K forecasts of each history [B, L] (scaled): [K, B, H] scaled values. Read out through VAE decode
-  // and the SEG pseudo-inverse (views.h).
-  // Work is chunked so that no chunk holds more than kChunkElements image values.
+  // K forecasts of each history [B, L] (scaled): [K, B, H] scaled values. Read out through VAE
+  // decode and the SEG pseudo-inverse (views.h). Work is chunked so that no chunk holds more than
+  // kChunkElements image values.
   torch::Tensor sample(const torch::Tensor& history, std::int64_t samples, Sampler sampler,
                        std::int64_t steps, double eta, std::uint64_t seed);
 
@@ -84,7 +87,8 @@ class Forecaster {
   // Reads a checkpoint's meta without building the model.
   static ForecasterMeta read_meta(const std::string& path);
   // Loads weights (and the optimizer, if given and `load_optimizer`); returns the counters.
-  std::vector<std::pair<std::string, double>> load(const std::string& path, torch::optim::Optimizer* optimizer,
+  std::vector<std::pair<std::string, double>> load(const std::string& path,
+                                                   torch::optim::Optimizer* optimizer,
                                                    bool load_optimizer);
 
  private:

@@ -1,4 +1,5 @@
-// The few LibTorch APIs that differ between 1.13 (Debian) and 2.x (CUDA wheels), behind one name each.
+// The few LibTorch APIs that differ between 1.13 (Debian) and 2.x (CUDA wheels), behind one name
+// each.
 #pragma once
 
 #include <ATen/autocast_mode.h>
@@ -6,7 +7,8 @@
 #include <torch/version.h>
 
 #define LATENTCAST_TORCH_AT_LEAST(major, minor) \
-  (TORCH_VERSION_MAJOR > (major) || (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
+  (TORCH_VERSION_MAJOR > (major) ||             \
+   (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
 
 namespace latentcast::compat {
 

@@ -1,6 +1,6 @@
-// engine::train: stage 1 (the VAE on view images), latent caching, stage 2 (the diffusion UNet) with
-// AdamW, cosine LR with warm-up, EMA with warm-up, gradient clipping, CUDA autocast (dynamic loss scaling
-// for fp16), validation, early stopping, atomic checkpoints and resume.
+// engine::train: stage 1 (the VAE on view images), latent caching, stage 2 (the diffusion UNet)
+// with AdamW, cosine LR with warm-up, EMA with warm-up, gradient clipping, CUDA autocast (dynamic
+// loss scaling for fp16), validation, early stopping, atomic checkpoints and resume.
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <chrono>
@@ -18,11 +18,13 @@ namespace {
 using detail::DeviceChoice;
 using Clock = std::chrono::steady_clock;
 
-constexpr double kVaeKlWeight = 1e-4;   // small: the latent must keep the SEG detail the readout needs
+constexpr double kVaeKlWeight =
+    1e-4;  // small: the latent must keep the SEG detail the readout needs
 // Stage 1 uses its own learning rate: a small convolutional autoencoder with a deterministic target
 // trains well at Adam's usual 1e-3, while training.learning_rate is tuned for the diffusion UNet.
 constexpr double kVaeLearningRate = 1e-3;
-constexpr std::int64_t kValSegments = 512;  // validation segments (fixed noise, so the curve is smooth)
+constexpr std::int64_t kValSegments =
+    512;  // validation segments (fixed noise, so the curve is smooth)
 
 std::string now_iso() {
   const std::time_t t = std::time(nullptr);
@@ -39,11 +41,12 @@ double cosine_lr(double peak, std::int64_t step, std::int64_t warmup, std::int64
 }
 
 void set_lr(torch::optim::Optimizer& opt, double lr) {
-  for (auto& group : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+  for (auto& group : opt.param_groups())
+    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
 }
 
-// Dynamic loss scaling for fp16 (Micikevicius et al. 2018): scale the loss, skip steps whose gradients
-// overflow and halve the scale; double it after a run of good steps.
+// Dynamic loss scaling for fp16 (Micikevicius et al. 2018): scale the loss, skip steps whose
+// gradients overflow and halve the scale; double it after a run of good steps.
 struct LossScaler {
   bool enabled = false;
   double scale = 65536.0;
@@ -73,8 +76,9 @@ struct Segments {
   torch::Tensor history, future;  // [M, L], [M, H] scaled, on the device
 };
 
-Segments make_segments(const detail::PreparedData& data, const data::Scaler& scaler, const data::RowRange& range,
-                       const ProjectConfig& config, torch::Device device) {
+Segments make_segments(const detail::PreparedData& data, const data::Scaler& scaler,
+                       const data::RowRange& range, const ProjectConfig& config,
+                       torch::Device device) {
   const auto w = data::make_windows(scaler.transform(data.raw), range, config.dataset.lookback,
                                     config.dataset.horizon, config.dataset.stride);
   return {detail::segments(w.history).to(device), detail::segments(w.future).to(device)};
@@ -82,7 +86,8 @@ Segments make_segments(const detail::PreparedData& data, const data::Scaler& sca
 
 torch::Tensor encode_all(Forecaster& f, const torch::Tensor& segs, bool history) {
   const std::int64_t side = f.future_views.image_size();
-  const std::int64_t chunk = std::max<std::int64_t>(1, Forecaster::kChunkElements / (3 * side * side));
+  const std::int64_t chunk =
+      std::max<std::int64_t>(1, Forecaster::kChunkElements / (3 * side * side));
   std::vector<torch::Tensor> parts;
   for (std::int64_t b = 0; b < segs.size(0); b += chunk) {
     const torch::Tensor s = segs.slice(0, b, std::min(segs.size(0), b + chunk));
@@ -138,22 +143,26 @@ TrainResult train(const TrainRequest& request, const Callbacks& callbacks) {
     if (!request.resume_from.empty()) {
       meta = Forecaster::read_meta(request.resume_from);
       if (meta.columns != data.columns)
-        throw std::invalid_argument(request.resume_from + ": trained on other columns than the project's inputs");
+        throw std::invalid_argument(request.resume_from +
+                                    ": trained on other columns than the project's inputs");
       check_settings(meta, config, request.resume_from);
     } else {
       const data::Scaler fitted = data::Scaler::fit(data.raw.slice(0, tr.begin, tr.end));
       meta.scaler_mean = fitted.mean;
       meta.scaler_std = fitted.std;
       // One period folds both the history and the future, so it is at most min(L, H, S).
-      const int max_period = std::min({config.dataset.lookback, config.dataset.horizon, config.model.image_size});
-      meta.period = config.model.period > 0
-                        ? config.model.period
-                        : detect_period(fitted.transform(data.raw.slice(0, tr.begin, tr.end)), max_period);
+      const int max_period =
+          std::min({config.dataset.lookback, config.dataset.horizon, config.model.image_size});
+      meta.period =
+          config.model.period > 0
+              ? config.model.period
+              : detect_period(fitted.transform(data.raw.slice(0, tr.begin, tr.end)), max_period);
       if (meta.period > 0) {
         message("SEG period: " + std::to_string(meta.period) +
                 (config.model.period > 0 ? " (model.period)" : " (FFT peak of the training rows)"));
       } else {
-        meta.period = static_cast<std::int64_t>(std::ceil(std::sqrt(double(config.dataset.horizon))));
+        meta.period =
+            static_cast<std::int64_t>(std::ceil(std::sqrt(double(config.dataset.horizon))));
         message("SEG period: no clear seasonality in the training rows; folding by " +
                 std::to_string(meta.period) + " (set model.period to choose)");
       }
@@ -167,8 +176,9 @@ TrainResult train(const TrainRequest& request, const Callbacks& callbacks) {
     const std::int64_t B = std::min<std::int64_t>(config.memory.batch_size, M);
     if (M == 0) throw std::invalid_argument("dataset: the training split holds no complete window");
 
-    torch::optim::AdamW optimizer(f.denoiser_parameters(),
-                                  torch::optim::AdamWOptions(tc.learning_rate).weight_decay(tc.weight_decay));
+    torch::optim::AdamW optimizer(
+        f.denoiser_parameters(),
+        torch::optim::AdamWOptions(tc.learning_rate).weight_decay(tc.weight_decay));
     std::int64_t start_step = 0;
     double best_val = -1;
     std::int64_t stale = 0;
@@ -183,20 +193,23 @@ TrainResult train(const TrainRequest& request, const Callbacks& callbacks) {
       };
       start_step = static_cast<std::int64_t>(counter("step", 0));
       best_val = counter("best_val_loss", -1);
-      const bool same_optimizer =
-          counter("learning_rate", -1) == tc.learning_rate && counter("weight_decay", -1) == tc.weight_decay;
+      const bool same_optimizer = counter("learning_rate", -1) == tc.learning_rate &&
+                                  counter("weight_decay", -1) == tc.weight_decay;
       if (same_optimizer) {
         f.load(request.resume_from, &optimizer, true);
         message("resumed from " + request.resume_from + " at step " + std::to_string(start_step));
       } else {
         message("resumed from " + request.resume_from + " at step " + std::to_string(start_step) +
-                ": the optimizer settings changed (learning_rate " + std::to_string(counter("learning_rate", 0)) +
-                " -> " + std::to_string(tc.learning_rate) + ", weight_decay " +
-                std::to_string(counter("weight_decay", 0)) + " -> " + std::to_string(tc.weight_decay) +
+                ": the optimizer settings changed (learning_rate " +
+                std::to_string(counter("learning_rate", 0)) + " -> " +
+                std::to_string(tc.learning_rate) + ", weight_decay " +
+                std::to_string(counter("weight_decay", 0)) + " -> " +
+                std::to_string(tc.weight_decay) +
                 "), so the weights are kept and the optimizer starts fresh");
       }
     } else {
-      torch::optim::AdamW vae_opt(f.vae->parameters(), torch::optim::AdamWOptions(kVaeLearningRate).weight_decay(0));
+      torch::optim::AdamW vae_opt(f.vae->parameters(),
+                                  torch::optim::AdamWOptions(kVaeLearningRate).weight_decay(0));
       f.vae->train();
       const auto started = Clock::now();
       for (std::int64_t step = 0; step < tc.vae_steps; ++step) {
@@ -206,12 +219,15 @@ TrainResult train(const TrainRequest& request, const Callbacks& callbacks) {
           message("stopped during stage 1 (the VAE); no checkpoint was written");
           return;
         }
-        const torch::Tensor idx = torch::randint(M, {B}, torch::TensorOptions().dtype(torch::kLong).device(dev.device));
-        const torch::Tensor images = torch::cat({f.history_views.encode(train_set.history.index_select(0, idx)),
-                                                 f.future_views.encode(train_set.future.index_select(0, idx))},
-                                                0);  // [2B, 3, S, S]
+        const torch::Tensor idx =
+            torch::randint(M, {B}, torch::TensorOptions().dtype(torch::kLong).device(dev.device));
+        const torch::Tensor images =
+            torch::cat({f.history_views.encode(train_set.history.index_select(0, idx)),
+                        f.future_views.encode(train_set.future.index_select(0, idx))},
+                       0);  // [2B, 3, S, S]
         const double vae_lr =
-            cosine_lr(kVaeLearningRate, step, std::min<std::int64_t>(tc.warmup_steps, tc.vae_steps / 10), tc.vae_steps);
+            cosine_lr(kVaeLearningRate, step,
+                      std::min<std::int64_t>(tc.warmup_steps, tc.vae_steps / 10), tc.vae_steps);
         set_lr(vae_opt, vae_lr);
         const nn::VaeLoss loss = nn::vae_loss(f.vae->forward(images), images, kVaeKlWeight);
         vae_opt.zero_grad();
@@ -235,11 +251,13 @@ TrainResult train(const TrainRequest& request, const Callbacks& callbacks) {
       }
       f.vae->eval();
       // Unit-variance latents for the diffusion (as in Rombach et al. 2022, sec. 4.3.2).
-      const torch::Tensor probe = encode_all(f, train_set.future.slice(0, 0, std::min<std::int64_t>(M, 2048)), false);
+      const torch::Tensor probe =
+          encode_all(f, train_set.future.slice(0, 0, std::min<std::int64_t>(M, 2048)), false);
       const double spread = probe.std().item<double>();
       if (spread < 1e-3)
         message("warning: the VAE latents barely vary (std " + std::to_string(spread) +
-                "); train stage 1 longer (training.vae_steps) or the forecasts will not depend on the noise");
+                "); train stage 1 longer (training.vae_steps) or the forecasts will not depend on "
+                "the noise");
       f.meta().latent_scale = 1.0 / std::max(spread, 1e-3);
     }
     f.vae->eval();
@@ -249,14 +267,17 @@ TrainResult train(const TrainRequest& request, const Callbacks& callbacks) {
     const Segments& probe_set = val_set.history.size(0) > 0 ? val_set : train_set;
     {
       torch::NoGradGuard no_grad;
-      const torch::Tensor fut = probe_set.future.slice(0, 0, std::min<std::int64_t>(probe_set.future.size(0), kValSegments));
+      const torch::Tensor fut = probe_set.future.slice(
+          0, 0, std::min<std::int64_t>(probe_set.future.size(0), kValSegments));
       const torch::Tensor images = f.future_views.encode(fut);
       const torch::Tensor recon = f.vae->decode(f.vae->encode_mean(images));
       const double image_mse = torch::mse_loss(recon, images).item<double>();
-      const double readout_mse = torch::mse_loss(f.future_views.decode_seg(recon), fut).item<double>();
+      const double readout_mse =
+          torch::mse_loss(f.future_views.decode_seg(recon), fut).item<double>();
       result.vae_recon_mse = image_mse;
       message("VAE reconstruction MSE " + std::to_string(image_mse) + " on images; readout MSE " +
-              std::to_string(readout_mse) + " on scaled values (the floor under the forecast error)");
+              std::to_string(readout_mse) +
+              " on scaled values (the floor under the forecast error)");
       run.metrics.emplace_back("vae_recon_mse", image_mse);
       run.metrics.emplace_back("vae_readout_mse", readout_mse);
     }
@@ -271,19 +292,24 @@ TrainResult train(const TrainRequest& request, const Callbacks& callbacks) {
     torch::Tensor val_hist, val_zh, val_zf, val_t, val_noise;
     if (V > 0) {
       // Evenly spaced validation segments with fixed timesteps and noise.
-      const torch::Tensor pick = torch::linspace(0, val_set.history.size(0) - 1, V).to(torch::kLong).to(dev.device);
+      const torch::Tensor pick =
+          torch::linspace(0, val_set.history.size(0) - 1, V).to(torch::kLong).to(dev.device);
       val_hist = val_set.history.index_select(0, pick);
       val_zh = f.history_latents(val_hist);
       val_zf = f.future_latents(val_set.future.index_select(0, pick));
       auto gen = at::make_generator<at::CPUGeneratorImpl>(tc.seed + 1);
-      val_t = torch::randint(config.model.diffusion_steps, {V}, gen, torch::TensorOptions().dtype(torch::kLong)).to(dev.device);
+      val_t = torch::randint(config.model.diffusion_steps, {V}, gen,
+                             torch::TensorOptions().dtype(torch::kLong))
+                  .to(dev.device);
       val_noise = torch::randn(val_zf.sizes(), gen, torch::TensorOptions()).to(dev.device);
     }
     const auto validate = [&]() -> double {
       torch::NoGradGuard no_grad;
       const auto noised = f.diffusion.add_noise(val_zf, val_t, val_noise);
       compat::CudaAutocast cast(autocast, half);
-      return torch::mse_loss(f.denoise(true, noised.x_t, val_t, val_zh, val_hist).to(torch::kFloat32), noised.target)
+      return torch::mse_loss(
+                 f.denoise(true, noised.x_t, val_t, val_zh, val_hist).to(torch::kFloat32),
+                 noised.target)
           .item<double>();
     };
 
@@ -319,17 +345,22 @@ TrainResult train(const TrainRequest& request, const Callbacks& callbacks) {
         perm = torch::randperm(M, torch::TensorOptions().dtype(torch::kLong).device(dev.device));
       const torch::Tensor idx = perm.slice(0, in_epoch * B, std::min(M, (in_epoch + 1) * B));
       const torch::Tensor hist = train_set.history.index_select(0, idx);
-      const torch::Tensor zh = z_hist.defined() ? z_hist.index_select(0, idx) : f.history_latents(hist);
-      const torch::Tensor z0 = z_fut.defined() ? z_fut.index_select(0, idx) : f.future_latents(train_set.future.index_select(0, idx));
+      const torch::Tensor zh =
+          z_hist.defined() ? z_hist.index_select(0, idx) : f.history_latents(hist);
+      const torch::Tensor z0 = z_fut.defined()
+                                   ? z_fut.index_select(0, idx)
+                                   : f.future_latents(train_set.future.index_select(0, idx));
       const torch::Tensor t =
-          torch::randint(config.model.diffusion_steps, {idx.size(0)}, torch::TensorOptions().dtype(torch::kLong).device(dev.device));
+          torch::randint(config.model.diffusion_steps, {idx.size(0)},
+                         torch::TensorOptions().dtype(torch::kLong).device(dev.device));
       const auto noised = f.diffusion.add_noise(z0, t, torch::randn_like(z0));
       const double lr = cosine_lr(tc.learning_rate, step, tc.warmup_steps, total);
       set_lr(optimizer, lr);
       torch::Tensor loss;
       {
         compat::CudaAutocast cast(autocast, half);
-        loss = torch::mse_loss(f.denoise(false, noised.x_t, t, zh, hist).to(torch::kFloat32), noised.target);
+        loss = torch::mse_loss(f.denoise(false, noised.x_t, t, zh, hist).to(torch::kFloat32),
+                               noised.target);
       }
       optimizer.zero_grad();
       (scaler_fp16.enabled ? loss * scaler_fp16.scale : loss).backward();
@@ -337,10 +368,12 @@ TrainResult train(const TrainRequest& request, const Callbacks& callbacks) {
         if (tc.grad_clip > 0) torch::nn::utils::clip_grad_norm_(params, tc.grad_clip);
         optimizer.step();
       }
-      // EMA warm-up: the decay grows linearly from 0 so early averages do not drag in random weights.
-      const double decay = tc.ema_warmup_steps > 0
-                               ? tc.ema_decay * std::min(1.0, double(step + 1) / double(tc.ema_warmup_steps))
-                               : tc.ema_decay;
+      // EMA warm-up: the decay grows linearly from 0 so early averages do not drag in random
+      // weights.
+      const double decay =
+          tc.ema_warmup_steps > 0
+              ? tc.ema_decay * std::min(1.0, double(step + 1) / double(tc.ema_warmup_steps))
+              : tc.ema_decay;
       f.update_ema(decay);
       last_loss = loss.item<double>();
 
@@ -386,7 +419,8 @@ TrainResult train(const TrainRequest& request, const Callbacks& callbacks) {
       }
     }
     f.save(last_path, &optimizer, counters(step));
-    if (best_val < 0) f.save(best_path, &optimizer, counters(step));  // no validation split: best = last
+    if (best_val < 0)
+      f.save(best_path, &optimizer, counters(step));  // no validation split: best = last
     run.steps = step;
     run.finished = now_iso();
     run.checkpoint_last = last_path;

@@ -8,7 +8,8 @@ namespace latentcast::bench {
 // that both read the same numbers: --rows N, --cols N, --dir DIR, --json.
 int bench_csv(int argc, char** argv);
 
-// Times every attention backend (and LibTorch SDPA, pinned per backend on CUDA) on a list of shapes:
+// Times every attention backend (and LibTorch SDPA, pinned per backend on CUDA) on a list of
+// shapes:
 // --device, --shapes "B,H,N,d;...", --dtype, --pass, --backends, --min-seconds, --json.
 int bench_attention(int argc, char** argv);
 

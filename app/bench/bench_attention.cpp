@@ -33,12 +33,15 @@ std::vector<AttentionShape> parse_shapes(const std::string& text) {
     for (const auto& p : parts) {
       char* end = nullptr;
       const long long x = std::strtoll(p.c_str(), &end, 10);
-      if (end == p.c_str() || *end != '\0' || x < 1 || x > (1ll << 24)) v.clear(), v.push_back(-1);
-      else v.push_back(x);
+      if (end == p.c_str() || *end != '\0' || x < 1 || x > (1ll << 24))
+        v.clear(), v.push_back(-1);
+      else
+        v.push_back(x);
       if (v.back() < 0) break;
     }
     if (v.size() != 4 || v.back() < 0)
-      throw std::invalid_argument("--shapes: \"" + entry + "\" is not B,H,N,d with positive integers");
+      throw std::invalid_argument("--shapes: \"" + entry +
+                                  "\" is not B,H,N,d with positive integers");
     shapes.push_back({v[0], v[1], v[2], v[3]});
   }
   if (shapes.empty()) throw std::invalid_argument("--shapes: no shape given");
@@ -46,8 +49,10 @@ std::vector<AttentionShape> parse_shapes(const std::string& text) {
 }
 
 const char* kUsage =
-    "usage: latentcast-bench attention [--device cpu|cuda] [--shapes \"B,H,N,d;...\"] [--dtype LIST]\n"
-    "                                  [--pass fwd,fwdbwd] [--backends LIST] [--min-seconds S] [--json]\n";
+    "usage: latentcast-bench attention [--device cpu|cuda] [--shapes \"B,H,N,d;...\"] [--dtype "
+    "LIST]\n"
+    "                                  [--pass fwd,fwdbwd] [--backends LIST] [--min-seconds S] "
+    "[--json]\n";
 
 }  // namespace
 
@@ -64,16 +69,23 @@ int bench_attention(int argc, char** argv) {
       }
       if (i + 1 >= argc) throw std::invalid_argument(flag + ": unknown option or missing value");
       const std::string value = argv[++i];
-      if (flag == "--device") o.device = value;
-      else if (flag == "--shapes") shapes = value;
-      else if (flag == "--dtype") o.dtypes = split(value, ','), dtype_given = true;
-      else if (flag == "--pass") o.passes = split(value, ',');
-      else if (flag == "--backends") o.backends = split(value, ',');
+      if (flag == "--device")
+        o.device = value;
+      else if (flag == "--shapes")
+        shapes = value;
+      else if (flag == "--dtype")
+        o.dtypes = split(value, ','), dtype_given = true;
+      else if (flag == "--pass")
+        o.passes = split(value, ',');
+      else if (flag == "--backends")
+        o.backends = split(value, ',');
       else if (flag == "--min-seconds") {
         char* end = nullptr;
         o.min_seconds = std::strtod(value.c_str(), &end);
         if (end == value.c_str() || *end != '\0' || !(o.min_seconds >= 0 && o.min_seconds <= 600))
-          throw std::invalid_argument("--min-seconds: must be a number of seconds between 0 and 600, got \"" + value + "\"");
+          throw std::invalid_argument(
+              "--min-seconds: must be a number of seconds between 0 and 600, got \"" + value +
+              "\"");
       } else {
         throw std::invalid_argument(flag + ": unknown option");
       }
@@ -84,36 +96,42 @@ int bench_attention(int argc, char** argv) {
                             : cuda ? "4,8,4096,64;1,8,16384,64;4,8,4096,32;16,4,784,32;2,8,3136,64"
                                    : "2,4,1024,64;1,4,4096,32;3,2,1000,40");
     if (cuda && !dtype_given) o.dtypes = {"bfloat16"};  // the kernels' precision on the GPU
-    // With --json the table goes to stderr as rows are measured, the JSON array to stdout at the end.
+    // With --json the table goes to stderr as rows are measured, the JSON array to stdout at the
+    // end.
     FILE* table = json_out ? stderr : stdout;
-    std::fprintf(table, "%-15s %-6s %-8s %-6s %4s %3s %6s %4s %10s %8s %12s %10s %9s\n", "backend", "device", "dtype",
-                  "pass", "B", "H", "N", "d", "ms", "TFLOP/s", "peak_extra", "max_err", "cos_sim");
+    std::fprintf(table, "%-15s %-6s %-8s %-6s %4s %3s %6s %4s %10s %8s %12s %10s %9s\n", "backend",
+                 "device", "dtype", "pass", "B", "H", "N", "d", "ms", "TFLOP/s", "peak_extra",
+                 "max_err", "cos_sim");
     const auto rows = run_attention_bench(o, [&](const AttentionBenchRow& r) {
       if (!r.error.empty()) {
-        std::fprintf(table, "%-15s %-6s %-8s %-6s %4lld %3lld %6lld %4lld   %s\n", r.backend.c_str(), r.device.c_str(),
-                    r.dtype.c_str(), r.pass.c_str(), (long long)r.batch, (long long)r.heads, (long long)r.tokens,
-                    (long long)r.head_dim, r.error.c_str());
+        std::fprintf(table, "%-15s %-6s %-8s %-6s %4lld %3lld %6lld %4lld   %s\n",
+                     r.backend.c_str(), r.device.c_str(), r.dtype.c_str(), r.pass.c_str(),
+                     (long long)r.batch, (long long)r.heads, (long long)r.tokens,
+                     (long long)r.head_dim, r.error.c_str());
       } else {
         char err[32] = "-", cs[32] = "-";
         if (r.max_abs_err >= 0) std::snprintf(err, sizeof err, "%.2e", r.max_abs_err);
         if (r.cos_sim >= 0) std::snprintf(cs, sizeof cs, "%.6f", r.cos_sim);
-        std::fprintf(table, "%-15s %-6s %-8s %-6s %4lld %3lld %6lld %4lld %10.3f %8.3f %10.1fMiB %10s %9s\n",
-                    r.backend.c_str(), r.device.c_str(), r.dtype.c_str(), r.pass.c_str(), (long long)r.batch,
-                    (long long)r.heads, (long long)r.tokens, (long long)r.head_dim, r.ms, r.tflops,
-                    double(r.peak_extra_bytes) / double(1 << 20), err, cs);
+        std::fprintf(
+            table, "%-15s %-6s %-8s %-6s %4lld %3lld %6lld %4lld %10.3f %8.3f %10.1fMiB %10s %9s\n",
+            r.backend.c_str(), r.device.c_str(), r.dtype.c_str(), r.pass.c_str(),
+            (long long)r.batch, (long long)r.heads, (long long)r.tokens, (long long)r.head_dim,
+            r.ms, r.tflops, double(r.peak_extra_bytes) / double(1 << 20), err, cs);
       }
       std::fflush(table);
     });
     if (json_out) {
       nlohmann::json array = nlohmann::json::array();
       for (const auto& r : rows) {
-        nlohmann::json j = {{"backend", r.backend}, {"device", r.device}, {"dtype", r.dtype}, {"pass", r.pass},
-                            {"B", r.batch}, {"H", r.heads}, {"N", r.tokens}, {"d", r.head_dim}};
+        nlohmann::json j = {{"backend", r.backend}, {"device", r.device}, {"dtype", r.dtype},
+                            {"pass", r.pass},       {"B", r.batch},       {"H", r.heads},
+                            {"N", r.tokens},        {"d", r.head_dim}};
         const bool ran = r.error.empty();
         j["ms"] = ran ? nlohmann::json(r.ms) : nlohmann::json(nullptr);
         j["tflops"] = ran ? nlohmann::json(r.tflops) : nlohmann::json(nullptr);
         j["peak_extra_bytes"] = ran ? nlohmann::json(r.peak_extra_bytes) : nlohmann::json(nullptr);
-        j["max_abs_err"] = ran && r.max_abs_err >= 0 ? nlohmann::json(r.max_abs_err) : nlohmann::json(nullptr);
+        j["max_abs_err"] =
+            ran && r.max_abs_err >= 0 ? nlohmann::json(r.max_abs_err) : nlohmann::json(nullptr);
         j["cos_sim"] = ran && r.cos_sim >= 0 ? nlohmann::json(r.cos_sim) : nlohmann::json(nullptr);
         if (!ran) j["error"] = r.error;
         array.push_back(j);

@@ -16,8 +16,10 @@ const Subcommand kSubcommands[] = {
     {"csv", latentcast::bench::bench_csv,
      "csv [--rows N] [--cols N] [--dir DIR] [--json]   read_csv vs a getline/stod peer"},
     {"attention", latentcast::bench::bench_attention,
-     "attention [--device cpu|cuda] [--shapes \"B,H,N,d;...\"] [--dtype float32,bfloat16] [--pass fwd,fwdbwd]\n"
-     "            [--backends math,flash,...,sdpa_cudnn] [--min-seconds S] [--json]   every attention backend"},
+     "attention [--device cpu|cuda] [--shapes \"B,H,N,d;...\"] [--dtype float32,bfloat16] [--pass "
+     "fwd,fwdbwd]\n"
+     "            [--backends math,flash,...,sdpa_cudnn] [--min-seconds S] [--json]   every "
+     "attention backend"},
 };
 
 int usage() {

@@ -8,10 +8,10 @@
 
 #include "app/cli/args.h"
 #include "app/project/project.h"
+#include "model/attention/availability.h"
 #include "model/data/dataset.h"
 #include "model/data/demo_series.h"
 #include "model/data/split.h"
-#include "model/attention/availability.h"
 #include "model/device.h"
 #include "model/engine.h"
 
@@ -268,7 +268,8 @@ int cmd_backends(const std::vector<std::string>& argv) {
   const bool on_cuda = device == "cuda" || (device == "auto" && r.cuda_available);
   const int head_dim = static_cast<int>(args.integer("--head-dim", 64, 1, 4096));
   std::string auto_note;
-  const AttentionBackend chosen = resolve_backend(AttentionBackend::Auto, r, on_cuda, head_dim, &auto_note);
+  const AttentionBackend chosen =
+      resolve_backend(AttentionBackend::Auto, r, on_cuda, head_dim, &auto_note);
   const auto& names = enum_names<AttentionBackend>();
   if (args.flag("--json")) {
     json rows = json::array();
@@ -297,7 +298,8 @@ int cmd_backends(const std::vector<std::string>& argv) {
     if (b == AttentionBackend::Auto) continue;
     const Availability a = backend_availability(b, r, on_cuda, head_dim);
     std::printf("  %-13s %-5s %-11s %s\n", name.c_str(), is_exact(b) ? "exact" : "",
-                a.available ? "available" : "unavailable", a.available ? describe(b) : a.reason.c_str());
+                a.available ? "available" : "unavailable",
+                a.available ? describe(b) : a.reason.c_str());
   }
   return kExitOk;
 }

@@ -24,7 +24,9 @@ using nlohmann::json;
 namespace {
 
 std::atomic<bool> g_stop{false};
-extern "C" void on_interrupt(int) { g_stop.store(true); }
+extern "C" void on_interrupt(int) {
+  g_stop.store(true);
+}
 
 std::string run_id() {
   const std::time_t t = std::time(nullptr);
@@ -48,7 +50,8 @@ class ProgressBar {
   void update(const engine::Progress& p) {
     if (quiet_ || p.total_steps <= 0) return;
     const int percent = static_cast<int>(100 * p.step / p.total_steps);
-    if (!tty_ && p.stage == stage_ && percent / 5 == last_percent_ / 5 && p.step != p.total_steps) return;
+    if (!tty_ && p.stage == stage_ && percent / 5 == last_percent_ / 5 && p.step != p.total_steps)
+      return;
     stage_ = p.stage;
     last_percent_ = percent;
     constexpr int kWidth = 24;
@@ -84,7 +87,8 @@ std::string checkpoint_of(const Args& args, const ProjectConfig& config) {
   if (args.has("--checkpoint")) return fs::absolute(args.value("--checkpoint")).string();
   for (auto it = config.runs.rbegin(); it != config.runs.rend(); ++it)
     if (!it->checkpoint_best.empty() && fs::exists(it->checkpoint_best)) return it->checkpoint_best;
-  throw UsageError("--checkpoint: the project has no trained run yet (run `latentcast-cli train` first)");
+  throw UsageError(
+      "--checkpoint: the project has no trained run yet (run `latentcast-cli train` first)");
 }
 
 std::string fmt(double v) {
@@ -96,13 +100,15 @@ std::string fmt(double v) {
 }  // namespace
 
 int cmd_train(const std::vector<std::string>& argv) {
-  const Args args(argv, {"--project", "--steps", "--epochs", "--device", "--metrics", "--resume", "--set"},
-                  {"--quiet"});
+  const Args args(
+      argv, {"--project", "--steps", "--epochs", "--device", "--metrics", "--resume", "--set"},
+      {"--quiet"});
   const std::string project_path = args.required("--project");
   engine::TrainRequest request;
   request.config = load_with_overrides(args);
   request.device = args.value("--device", "auto");
-  if (args.has("--steps") && args.has("--epochs")) throw UsageError("give --steps or --epochs, not both");
+  if (args.has("--steps") && args.has("--epochs"))
+    throw UsageError("give --steps or --epochs, not both");
   request.steps = args.integer("--steps", -1, 0, 100000000);
   request.epochs = args.integer("--epochs", -1, 1, 1000000);
   if (args.has("--resume")) request.resume_from = fs::absolute(args.value("--resume")).string();
@@ -134,7 +140,8 @@ int cmd_train(const std::vector<std::string>& argv) {
                       {"peak_allocated_bytes", p.peak_allocated_bytes},
                       {"peak_reserved_bytes", p.peak_reserved_bytes},
                       {"elapsed_seconds",
-                       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()}}
+                       std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
+                           .count()}}
                      .dump()
               << "\n";
   };
@@ -155,18 +162,21 @@ int cmd_train(const std::vector<std::string>& argv) {
     // Record the run in the project as it is on disk (the --set overrides were for this run only).
     ProjectConfig on_disk = project::load(project_path);
     result.run.metrics.emplace_back(
-        "seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+        "seconds",
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     on_disk.runs.push_back(result.run);
     project::save(on_disk, project_path);
   }
-  std::printf("%s: %s after %lld steps; best %s, last %s\n", result.run.id.c_str(), result.run.status.c_str(),
-              static_cast<long long>(result.run.steps), result.run.checkpoint_best.c_str(),
-              result.run.checkpoint_last.c_str());
+  std::printf("%s: %s after %lld steps; best %s, last %s\n", result.run.id.c_str(),
+              result.run.status.c_str(), static_cast<long long>(result.run.steps),
+              result.run.checkpoint_best.c_str(), result.run.checkpoint_last.c_str());
   return kExitOk;
 }
 
 int cmd_forecast(const std::vector<std::string>& argv) {
-  const Args args(argv, {"--project", "--checkpoint", "--samples", "--out", "--origin", "--device", "--seed", "--set"},
+  const Args args(argv,
+                  {"--project", "--checkpoint", "--samples", "--out", "--origin", "--device",
+                   "--seed", "--set"},
                   {});
   engine::ForecastRequest request;
   request.config = load_with_overrides(args);
@@ -181,10 +191,11 @@ int cmd_forecast(const std::vector<std::string>& argv) {
                     ",column,q05,q25,median,q75,q95,actual\n";
   for (std::size_t h = 0; h < fc.rows.size(); ++h)
     for (std::size_t c = 0; c < fc.columns.size(); ++c) {
-      csv += fc.timestamps.empty() ? std::to_string(fc.rows[h]) : data::format_datetime(fc.timestamps[h]);
-      csv += "," + fc.columns[c] + "," + fmt(fc.q05[h][c]) + "," + fmt(fc.q25[h][c]) + "," + fmt(fc.median[h][c]) +
-             "," + fmt(fc.q75[h][c]) + "," + fmt(fc.q95[h][c]) + "," + (fc.actual.empty() ? "" : fmt(fc.actual[h][c])) +
-             "\n";
+      csv += fc.timestamps.empty() ? std::to_string(fc.rows[h])
+                                   : data::format_datetime(fc.timestamps[h]);
+      csv += "," + fc.columns[c] + "," + fmt(fc.q05[h][c]) + "," + fmt(fc.q25[h][c]) + "," +
+             fmt(fc.median[h][c]) + "," + fmt(fc.q75[h][c]) + "," + fmt(fc.q95[h][c]) + "," +
+             (fc.actual.empty() ? "" : fmt(fc.actual[h][c])) + "\n";
     }
   if (!args.has("--out")) {
     std::fputs(csv.c_str(), stdout);
@@ -199,14 +210,16 @@ int cmd_forecast(const std::vector<std::string>& argv) {
   std::error_code ec;
   fs::rename(tmp, out, ec);
   if (ec) throw UsageError("--out: cannot write " + out + ": " + ec.message());
-  std::printf("wrote %s: %zu steps x %zu columns\n", out.c_str(), fc.rows.size(), fc.columns.size());
+  std::printf("wrote %s: %zu steps x %zu columns\n", out.c_str(), fc.rows.size(),
+              fc.columns.size());
   return kExitOk;
 }
 
 int cmd_evaluate(const std::vector<std::string>& argv) {
-  const Args args(argv,
-                  {"--project", "--checkpoint", "--split", "--samples", "--max-windows", "--device", "--set"},
-                  {"--json"});
+  const Args args(
+      argv,
+      {"--project", "--checkpoint", "--split", "--samples", "--max-windows", "--device", "--set"},
+      {"--json"});
   engine::EvaluateRequest request;
   request.config = load_with_overrides(args);
   request.checkpoint = checkpoint_of(args, request.config);
@@ -223,8 +236,9 @@ int cmd_evaluate(const std::vector<std::string>& argv) {
       row["coverage_90"] = s.coverage90 < 0 ? json(nullptr) : json(s.coverage90);
       scores[s.model] = row;
     }
-    std::cout << json{{"split", ev.split}, {"windows", ev.windows}, {"samples", ev.samples},
-                      {"checkpoint", request.checkpoint}, {"seconds", ev.seconds}, {"scores", scores}}
+    std::cout << json{{"split", ev.split},     {"windows", ev.windows},
+                      {"samples", ev.samples}, {"checkpoint", request.checkpoint},
+                      {"seconds", ev.seconds}, {"scores", scores}}
                      .dump(2)
               << "\n";
     return kExitOk;
@@ -233,7 +247,9 @@ int cmd_evaluate(const std::vector<std::string>& argv) {
               static_cast<long long>(ev.windows), static_cast<long long>(ev.samples));
   std::printf("  %-16s %9s %9s %9s %9s %9s\n", "model", "MSE", "MAE", "CRPS", "cov50", "cov90");
   for (const auto& s : ev.scores) {
-    const auto cov = [](double c) { return c < 0 ? std::string("-") : fmt(std::round(c * 1000) / 1000); };
+    const auto cov = [](double c) {
+      return c < 0 ? std::string("-") : fmt(std::round(c * 1000) / 1000);
+    };
     std::printf("  %-16s %9.4f %9.4f %9.4f %9s %9s\n", s.model.c_str(), s.mse, s.mae, s.crps,
                 cov(s.coverage50).c_str(), cov(s.coverage90).c_str());
   }

@@ -30,10 +30,12 @@ const Command kCommands[] = {
     {"validate", cmd_validate, "validate --project P [--set key=value]... [--json]"},
     {"demo", cmd_demo, "demo     --out DIR [--rows N]   (writes the demo series and project)"},
     {"train", cmd_train,
-     "train    --project P [--steps N | --epochs N] [--device cpu|cuda|auto] [--metrics FILE.jsonl] "
+     "train    --project P [--steps N | --epochs N] [--device cpu|cuda|auto] [--metrics "
+     "FILE.jsonl] "
      "[--resume CHECKPOINT] [--set key=value]... [--quiet]"},
     {"forecast", cmd_forecast,
-     "forecast --project P [--checkpoint C] [--samples K] [--origin ROW] [--seed S] [--out FILE.csv] "
+     "forecast --project P [--checkpoint C] [--samples K] [--origin ROW] [--seed S] [--out "
+     "FILE.csv] "
      "[--device D] [--set key=value]..."},
     {"evaluate", cmd_evaluate,
      "evaluate --project P [--checkpoint C] [--split val|test] [--samples K] [--max-windows N] "
@@ -41,7 +43,8 @@ const Command kCommands[] = {
     {"settings", cmd_settings, "settings [--json]              (every project setting for --set)"},
     {"devices", cmd_devices, "devices  [--json]              (LibTorch, CUDA and GPUs seen here)"},
     {"backends", cmd_backends,
-     "backends [--device cpu|cuda|auto] [--head-dim D] [--json]   (attention backends: available, or why not)"},
+     "backends [--device cpu|cuda|auto] [--head-dim D] [--json]   (attention backends: available, "
+     "or why not)"},
 };
 
 void usage(std::FILE* to) {

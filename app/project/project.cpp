@@ -336,8 +336,11 @@ void check_relations(const ProjectConfig& c, const std::string& file) {
   // The UNet's middle block always attends, at the last level.
   if (m.channels.back() % m.heads != 0)
     fail(file, "model.heads",
-         "must divide the channel count of the last level (the UNet's middle block attends there), but it "
-         "has " + std::to_string(m.channels.back()) + " channels and heads is " + std::to_string(m.heads));
+         "must divide the channel count of the last level (the UNet's middle block attends there), "
+         "but it "
+         "has " +
+             std::to_string(m.channels.back()) + " channels and heads is " +
+             std::to_string(m.heads));
 
   const SplitConfig& split = c.dataset.split;
   if (!(split.train + split.val < 1))

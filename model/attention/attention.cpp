@@ -55,8 +55,9 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
   const auto refuse = [&]() -> torch::Tensor {
     const Availability a = backend_availability(settings.backend, devices(), q.is_cuda(),
                                                 static_cast<int>(q.size(-1)));
-    throw std::invalid_argument(std::string("attention backend '") + to_string(settings.backend) +
-                                "' cannot run here: " + (a.available ? "these tensors are on another device" : a.reason));
+    throw std::invalid_argument(
+        std::string("attention backend '") + to_string(settings.backend) +
+        "' cannot run here: " + (a.available ? "these tensors are on another device" : a.reason));
   };
   switch (settings.backend) {
     case AttentionBackend::Math:
@@ -74,11 +75,13 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
       return linear_attention(q, k, v);
     case AttentionBackend::Channel:
       if (!layout.temperature.defined())
-        throw std::invalid_argument("attention backend 'channel' needs a temperature per head (a self-attention layer)");
+        throw std::invalid_argument(
+            "attention backend 'channel' needs a temperature per head (a self-attention layer)");
       return channel_attention(q, k, v, layout.temperature);
     case AttentionBackend::LocalWindow:
       if (layout.height <= 0)
-        throw std::invalid_argument("attention backend 'local_window' needs the token grid (a self-attention layer)");
+        throw std::invalid_argument(
+            "attention backend 'local_window' needs the token grid (a self-attention layer)");
       return local_window_attention(q, k, v, layout.height, layout.width, settings.window_size,
                                     settings.window_overlap);
     case AttentionBackend::Sdpa:

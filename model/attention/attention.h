@@ -3,14 +3,16 @@
 // [B, heads, Nk, d]; the UNet calls only attention(). DESIGN.md section 3 lists the backends.
 //
 //   math          the reference: materialises the [B, heads, Nq, Nk] scores
-//   sliced        exact; query slices of memory.slice_size, recomputed slice by slice in the backward,
+//   sliced        exact; query slices of memory.slice_size, recomputed slice by slice in the
+//   backward,
 //                 so the largest score block is slice x Nk in training too
 //   flash         exact; our tiled kernel (CPU here, CUDA in issue 7): online softmax, only the
 //                 log-sum-exp kept, backward recomputes the scores tile by tile (FlashAttention-2)
 //   sage          INT8: K smoothed by its mean over tokens, Q and K quantised per block, Q.K^T in
 //                 integer arithmetic, softmax and P.V in floating point (SageAttention)
 //   linear        elu(x)+1 feature maps, O(N d^2) (Katharopoulos et al. 2020)
-//   channel       transposed attention across the d channels of each head, Q and K L2-normalised over
+//   channel       transposed attention across the d channels of each head, Q and K L2-normalised
+//   over
 //                 tokens, a learnable temperature per head (Restormer, Zamir et al. 2022)
 //   local_window  self-attention inside w x w windows of the feature map overlapping by o tokens,
 //                 blended with fading weights where windows overlap; memory per token is constant
@@ -47,21 +49,25 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
 AttentionSettings cross_attention_settings(const AttentionSettings& settings);
 
 // The backends, callable directly (tests, benchmark). All take [B, heads, N, d] and differentiate.
-torch::Tensor math_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v);
-torch::Tensor sliced_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                               std::int64_t slice_size);
+torch::Tensor math_attention(const torch::Tensor& q, const torch::Tensor& k,
+                             const torch::Tensor& v);
+torch::Tensor sliced_attention(const torch::Tensor& q, const torch::Tensor& k,
+                               const torch::Tensor& v, std::int64_t slice_size);
 // CPU tensors; float64 computes in float64, other dtypes in float32.
-torch::Tensor flash_attention_cpu(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v);
-torch::Tensor sage_attention_cpu(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v);
-torch::Tensor linear_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v);
-torch::Tensor channel_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                                const torch::Tensor& temperature);
-torch::Tensor local_window_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                                     std::int64_t height, std::int64_t width, std::int64_t window,
-                                     std::int64_t overlap);
+torch::Tensor flash_attention_cpu(const torch::Tensor& q, const torch::Tensor& k,
+                                  const torch::Tensor& v);
+torch::Tensor sage_attention_cpu(const torch::Tensor& q, const torch::Tensor& k,
+                                 const torch::Tensor& v);
+torch::Tensor linear_attention(const torch::Tensor& q, const torch::Tensor& k,
+                               const torch::Tensor& v);
+torch::Tensor channel_attention(const torch::Tensor& q, const torch::Tensor& k,
+                                const torch::Tensor& v, const torch::Tensor& temperature);
+torch::Tensor local_window_attention(const torch::Tensor& q, const torch::Tensor& k,
+                                     const torch::Tensor& v, std::int64_t height,
+                                     std::int64_t width, std::int64_t window, std::int64_t overlap);
 
-// Sage's quantisation, exposed for tests: x [B, heads, N, d] -> INT8 values and one float32 scale per
-// block of `block` tokens ([B, heads, ceil(N / block)]), x ~ values * scale.
+// Sage's quantisation, exposed for tests: x [B, heads, N, d] -> INT8 values and one float32 scale
+// per block of `block` tokens ([B, heads, ceil(N / block)]), x ~ values * scale.
 struct Int8Blocks {
   torch::Tensor values;  // int8 [B, heads, N, d]
   torch::Tensor scales;  // float32 [B, heads, blocks]

@@ -11,7 +11,6 @@
 namespace latentcast {
 namespace {
 
-
 Availability yes() {
   return {true, ""};
 }
@@ -28,15 +27,24 @@ bool is_exact(AttentionBackend backend) {
 
 const char* describe(AttentionBackend backend) {
   switch (backend) {
-    case AttentionBackend::Math: return "reference; materialises the N x N scores";
-    case AttentionBackend::Sliced: return "exact; query slices, scores of one slice at a time";
-    case AttentionBackend::Flash: return "exact; tiled kernel with online softmax, O(N) extra memory";
-    case AttentionBackend::Sage: return "INT8 Q.K^T with smoothed K, float softmax and P.V";
-    case AttentionBackend::Linear: return "elu+1 feature maps, O(N d^2)";
-    case AttentionBackend::Channel: return "attention across channels, learnable temperature per head";
-    case AttentionBackend::LocalWindow: return "overlapping w x w windows, constant memory per token";
-    case AttentionBackend::Sdpa: return "LibTorch scaled_dot_product_attention";
-    case AttentionBackend::Auto: return "the fastest available exact backend";
+    case AttentionBackend::Math:
+      return "reference; materialises the N x N scores";
+    case AttentionBackend::Sliced:
+      return "exact; query slices, scores of one slice at a time";
+    case AttentionBackend::Flash:
+      return "exact; tiled kernel with online softmax, O(N) extra memory";
+    case AttentionBackend::Sage:
+      return "INT8 Q.K^T with smoothed K, float softmax and P.V";
+    case AttentionBackend::Linear:
+      return "elu+1 feature maps, O(N d^2)";
+    case AttentionBackend::Channel:
+      return "attention across channels, learnable temperature per head";
+    case AttentionBackend::LocalWindow:
+      return "overlapping w x w windows, constant memory per token";
+    case AttentionBackend::Sdpa:
+      return "LibTorch scaled_dot_product_attention";
+    case AttentionBackend::Auto:
+      return "the fastest available exact backend";
   }
   return "";
 }
@@ -72,8 +80,8 @@ Availability backend_availability(AttentionBackend backend, const DeviceReport& 
 AttentionBackend resolve_backend(AttentionBackend requested, const DeviceReport& devices,
                                  bool on_cuda, int head_dim, std::string* note) {
   if (requested == AttentionBackend::Auto) {
-    // The exact backends in order of measured speed (docs/benchmarks.md): LibTorch's fused SDPA where it
-    // exists, then our flash kernel (on the CPU, 2-3x math with O(N) memory), then math.
+    // The exact backends in order of measured speed (docs/benchmarks.md): LibTorch's fused SDPA
+    // where it exists, then our flash kernel (on the CPU, 2-3x math with O(N) memory), then math.
     std::string skipped;
     for (const AttentionBackend b : {AttentionBackend::Sdpa, AttentionBackend::Flash}) {
       const Availability a = backend_availability(b, devices, on_cuda, head_dim);
@@ -83,7 +91,8 @@ AttentionBackend resolve_backend(AttentionBackend requested, const DeviceReport&
                   (skipped.empty() ? "" : "; " + skipped) + ")";
         return b;
       }
-      skipped += (skipped.empty() ? "" : "; ") + std::string(to_string(b)) + " unavailable: " + a.reason;
+      skipped +=
+          (skipped.empty() ? "" : "; ") + std::string(to_string(b)) + " unavailable: " + a.reason;
     }
     if (note) *note = "auto: using math (" + skipped + ")";
     return AttentionBackend::Math;

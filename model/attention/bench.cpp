@@ -1,5 +1,6 @@
-// The attention benchmark: same inputs for every backend, the median of repeated calls, peak extra memory
-// from the counting allocator (CPU) or the caching allocator (CUDA), error against math in float32.
+// The attention benchmark: same inputs for every backend, the median of repeated calls, peak extra
+// memory from the counting allocator (CPU) or the caching allocator (CUDA), error against math in
+// float32.
 #include "model/attention/bench.h"
 
 #include <torch/torch.h>
@@ -23,14 +24,16 @@
 namespace latentcast::bench {
 namespace {
 
-using Fn = std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&)>;
+using Fn =
+    std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&)>;
 
 torch::Dtype parse_dtype(const std::string& name) {
   if (name == "float32") return torch::kFloat32;
   if (name == "float64") return torch::kFloat64;
   if (name == "bfloat16") return torch::kBFloat16;
   if (name == "float16") return torch::kFloat16;
-  throw std::invalid_argument("--dtype: must be float32, float64, bfloat16 or float16, got \"" + name + "\"");
+  throw std::invalid_argument("--dtype: must be float32, float64, bfloat16 or float16, got \"" +
+                              name + "\"");
 }
 
 class Memory {
@@ -41,14 +44,18 @@ class Memory {
   std::int64_t current() const {
 #if LATENTCAST_WITH_CUDA
     if (device_.is_cuda())
-      return c10::cuda::CUDACachingAllocator::getDeviceStats(device_.index()).allocated_bytes[0].current;
+      return c10::cuda::CUDACachingAllocator::getDeviceStats(device_.index())
+          .allocated_bytes[0]
+          .current;
 #endif
     return memory::cpu_current_bytes();
   }
   std::int64_t peak() const {
 #if LATENTCAST_WITH_CUDA
     if (device_.is_cuda())
-      return c10::cuda::CUDACachingAllocator::getDeviceStats(device_.index()).allocated_bytes[0].peak;
+      return c10::cuda::CUDACachingAllocator::getDeviceStats(device_.index())
+          .allocated_bytes[0]
+          .peak;
 #endif
     return memory::cpu_peak_bytes();
   }
@@ -110,14 +117,15 @@ struct Candidate {
   bool comparable = true;   // computes softmax attention (exactly, or sage's approximation)
 };
 
-std::vector<Candidate> candidates(const AttentionBenchOptions& o, bool on_cuda, const AttentionShape& shape,
-                                  torch::Device device) {
+std::vector<Candidate> candidates(const AttentionBenchOptions& o, bool on_cuda,
+                                  const AttentionShape& shape, torch::Device device) {
   const DeviceReport report = detect_devices();
   std::vector<std::string> names = o.backends;
   if (names.empty()) {
     names = {"math", "sliced", "flash", "sage", "linear", "channel", "local_window"};
     if (on_cuda) {
-      for (const char* s : {"sdpa_flash", "sdpa_efficient", "sdpa_cudnn", "sdpa_math"}) names.push_back(s);
+      for (const char* s : {"sdpa_flash", "sdpa_efficient", "sdpa_cudnn", "sdpa_math"})
+        names.push_back(s);
     } else {
       names.push_back("sdpa");
     }
@@ -140,7 +148,8 @@ std::vector<Candidate> candidates(const AttentionBenchOptions& o, bool on_cuda, 
     const auto backend = enum_from_string<AttentionBackend>(name);
     if (!backend || *backend == AttentionBackend::Auto)
       throw std::invalid_argument("--backends: unknown backend \"" + name + "\"");
-    const Availability a = backend_availability(*backend, report, on_cuda, static_cast<int>(shape.head_dim));
+    const Availability a =
+        backend_availability(*backend, report, on_cuda, static_cast<int>(shape.head_dim));
     if (!a.available) c.unavailable = a.reason;
     AttentionSettings settings;
     settings.backend = *backend;
@@ -150,7 +159,8 @@ std::vector<Candidate> candidates(const AttentionBenchOptions& o, bool on_cuda, 
     AttentionLayout layout;
     std::tie(layout.height, layout.width) = grid_of(shape.tokens);
     layout.temperature = torch::ones({shape.heads}, torch::TensorOptions().device(device));
-    c.fn = [settings, layout](const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
+    c.fn = [settings, layout](const torch::Tensor& q, const torch::Tensor& k,
+                              const torch::Tensor& v) {
       return attention(q, k, v, settings, layout);
     };
     c.comparable = is_exact(*backend) || *backend == AttentionBackend::Sage;
@@ -165,14 +175,15 @@ bool is_out_of_memory(const std::exception& e) {
 
 }  // namespace
 
-std::vector<AttentionBenchRow> run_attention_bench(const AttentionBenchOptions& o,
-                                                   const std::function<void(const AttentionBenchRow&)>& on_row) {
+std::vector<AttentionBenchRow> run_attention_bench(
+    const AttentionBenchOptions& o, const std::function<void(const AttentionBenchRow&)>& on_row) {
   if (o.device != "cpu" && o.device != "cuda")
     throw std::invalid_argument("--device: must be cpu or cuda, got \"" + o.device + "\"");
   const bool on_cuda = o.device == "cuda";
   if (on_cuda && !torch::cuda::is_available())
     throw std::invalid_argument("--device cuda: " + detect_devices().reason);
-  const torch::Device device = on_cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  const torch::Device device =
+      on_cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
   const Memory memory(device);
   std::vector<AttentionBenchRow> rows;
 
@@ -185,16 +196,19 @@ std::vector<AttentionBenchRow> run_attention_bench(const AttentionBenchOptions& 
       const std::vector<int64_t> sizes{shape.batch, shape.heads, shape.tokens, shape.head_dim};
       const torch::Tensor q0 = torch::randn(sizes, opts), k0 = torch::randn(sizes, opts),
                           v0 = torch::randn(sizes, opts), dout = torch::randn(sizes, opts);
-      // The reference in float32 (float64 for float64 runs); sliced when the full scores would be large.
+      // The reference in float32 (float64 for float64 runs); sliced when the full scores would be
+      // large.
       torch::Tensor reference;
       {
         const torch::NoGradGuard no_grad;
         const auto ref_type = dtype == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
-        const double score_bytes = double(shape.batch * shape.heads) * double(shape.tokens) * double(shape.tokens) * 4;
+        const double score_bytes =
+            double(shape.batch * shape.heads) * double(shape.tokens) * double(shape.tokens) * 4;
         try {
-          reference = score_bytes <= double(1ll << 31)
-                          ? math_attention(q0.to(ref_type), k0.to(ref_type), v0.to(ref_type))
-                          : sliced_attention(q0.to(ref_type), k0.to(ref_type), v0.to(ref_type), 1024);
+          reference =
+              score_bytes <= double(1ll << 31)
+                  ? math_attention(q0.to(ref_type), k0.to(ref_type), v0.to(ref_type))
+                  : sliced_attention(q0.to(ref_type), k0.to(ref_type), v0.to(ref_type), 1024);
         } catch (const std::exception& e) {
           if (!is_out_of_memory(e)) throw;  // no reference: errors are reported as not comparable
         }
@@ -215,7 +229,8 @@ std::vector<AttentionBenchRow> run_attention_bench(const AttentionBenchOptions& 
           row.head_dim = shape.head_dim;
           row.error = c.unavailable;
           if (row.error.empty()) {
-            const torch::Tensor q = q0.detach().requires_grad_(backward), k = k0.detach().requires_grad_(backward),
+            const torch::Tensor q = q0.detach().requires_grad_(backward),
+                                k = k0.detach().requires_grad_(backward),
                                 v = v0.detach().requires_grad_(backward);
             const auto call = [&]() -> torch::Tensor {
               torch::Tensor out = c.fn(q, k, v);
@@ -235,30 +250,35 @@ std::vector<AttentionBenchRow> run_attention_bench(const AttentionBenchOptions& 
               if (c.comparable && reference.defined()) {
                 const torch::Tensor diff = out.to(reference.scalar_type()) - reference;
                 row.max_abs_err = diff.abs().max().item<double>();
-                const torch::Tensor a = out.to(torch::kFloat64).flatten(), b = reference.to(torch::kFloat64).flatten();
+                const torch::Tensor a = out.to(torch::kFloat64).flatten(),
+                                    b = reference.to(torch::kFloat64).flatten();
                 row.cos_sim = (a.dot(b) / (a.norm() * b.norm())).item<double>();
               }
               std::vector<double> times;
               double total = 0;
-              while (times.empty() || (total < o.min_seconds && int(times.size()) < o.max_repeats)) {
+              while (times.empty() ||
+                     (total < o.min_seconds && int(times.size()) < o.max_repeats)) {
                 synchronize(device);
                 const auto t0 = std::chrono::steady_clock::now();
                 call();
                 synchronize(device);
-                const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+                const double s =
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
                 times.push_back(s);
                 total += s;
               }
               std::sort(times.begin(), times.end());
               row.ms = times[times.size() / 2] * 1e3;
               const double flops = 4.0 * double(shape.batch * shape.heads) * double(shape.tokens) *
-                                   double(shape.tokens) * double(shape.head_dim) * (backward ? 3.5 : 1.0);
+                                   double(shape.tokens) * double(shape.head_dim) *
+                                   (backward ? 3.5 : 1.0);
               row.tflops = flops / (row.ms * 1e-3) / 1e12;
             } catch (const std::bad_alloc&) {
               row.error = "out of memory";
             } catch (const std::exception& e) {
-              row.error = is_out_of_memory(e) ? std::string("out of memory")
-                                              : std::string(e.what()).substr(0, std::string(e.what()).find('\n'));
+              row.error = is_out_of_memory(e)
+                              ? std::string("out of memory")
+                              : std::string(e.what()).substr(0, std::string(e.what()).find('\n'));
             }
           }
           if (on_row) on_row(row);

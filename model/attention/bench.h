@@ -1,5 +1,6 @@
-// The attention benchmark of `latentcast-bench attention` (torch-free header): every available backend,
-// and on CUDA LibTorch's SDPA with each of its backends pinned, timed on the same inputs in one run.
+// The attention benchmark of `latentcast-bench attention` (torch-free header): every available
+// backend, and on CUDA LibTorch's SDPA with each of its backends pinned, timed on the same inputs
+// in one run.
 #pragma once
 
 #include <cstdint>
@@ -18,8 +19,8 @@ struct AttentionBenchOptions {
   std::vector<AttentionShape> shapes;
   std::vector<std::string> dtypes = {"float32"};        // float32 | float64 | bfloat16 | float16
   std::vector<std::string> passes = {"fwd", "fwdbwd"};  // fwd | fwdbwd
-  std::vector<std::string> backends;                    // ours and sdpa_*; empty: all that apply here
-  double min_seconds = 0.3;                             // timing per row: repeat until this long
+  std::vector<std::string> backends;  // ours and sdpa_*; empty: all that apply here
+  double min_seconds = 0.3;           // timing per row: repeat until this long
   int max_repeats = 50;
   int slice_size = 1024, window_size = 8, window_overlap = 2;
 };
@@ -30,13 +31,14 @@ struct AttentionBenchRow {
   double ms = 0;                      // median time of one call
   double tflops = 0;                  // 4 B H N^2 d forward, 3.5x that forward + backward
   std::int64_t peak_extra_bytes = 0;  // beyond the inputs, during one call
-  double max_abs_err = -1;            // against math in float32; -1 where not comparable (other operators)
-  double cos_sim = -1;                // of the output against math in float32; -1 where not comparable
-  std::string error;                  // non-empty: the row did not run (unavailable, out of memory)
+  double max_abs_err = -1;  // against math in float32; -1 where not comparable (other operators)
+  double cos_sim = -1;      // of the output against math in float32; -1 where not comparable
+  std::string error;        // non-empty: the row did not run (unavailable, out of memory)
 };
 
 // Runs the benchmark; `on_row` (if given) sees each row as soon as it is measured.
-std::vector<AttentionBenchRow> run_attention_bench(const AttentionBenchOptions& options,
-                                                   const std::function<void(const AttentionBenchRow&)>& on_row = {});
+std::vector<AttentionBenchRow> run_attention_bench(
+    const AttentionBenchOptions& options,
+    const std::function<void(const AttentionBenchRow&)>& on_row = {});
 
 }  // namespace latentcast::bench

@@ -1,5 +1,5 @@
-// The CPU `flash` backend: the tiled kernel of tiled_cpu.h with float scores, as an autograd function
-// that saves q, k, v, the output and the log-sum-exp, never the probabilities.
+// The CPU `flash` backend: the tiled kernel of tiled_cpu.h with float scores, as an autograd
+// function that saves q, k, v, the output and the log-sum-exp, never the probabilities.
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <cmath>
@@ -15,7 +15,8 @@ namespace {
 auto scores_of(const torch::Tensor& q, const torch::Tensor& k, const tiled::Shape& sh) {
   return [q, k, sh](auto tag) {
     using T = typename decltype(tag)::type;
-    return tiled::FloatScores<T>{q.data_ptr<T>(), k.data_ptr<T>(), sh, static_cast<T>(1.0 / std::sqrt(double(sh.d)))};
+    return tiled::FloatScores<T>{q.data_ptr<T>(), k.data_ptr<T>(), sh,
+                                 static_cast<T>(1.0 / std::sqrt(double(sh.d)))};
   };
 }
 
@@ -24,7 +25,8 @@ class FlashCpuFunction : public torch::autograd::Function<FlashCpuFunction> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& q_in,
                                const torch::Tensor& k_in, const torch::Tensor& v_in) {
     const auto type = tiled::compute_type(q_in);
-    const torch::Tensor q = tiled::flat(q_in, type), k = tiled::flat(k_in, type), v = tiled::flat(v_in, type);
+    const torch::Tensor q = tiled::flat(q_in, type), k = tiled::flat(k_in, type),
+                        v = tiled::flat(v_in, type);
     const tiled::Shape sh = tiled::shape_of(q_in, k_in);
     auto [out, lse] = tiled::run_forward(q_in, v, sh, scores_of(q, k, sh));
     ctx->save_for_backward({q, k, v, out, lse});
@@ -40,12 +42,12 @@ class FlashCpuFunction : public torch::autograd::Function<FlashCpuFunction> {
                                static_cast<c10::ScalarType>(ctx->saved_data["dtype"].toInt()),
                                scores_of(s[0], s[1], sh));
   }
-
 };
 
 }  // namespace
 
-torch::Tensor flash_attention_cpu(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
+torch::Tensor flash_attention_cpu(const torch::Tensor& q, const torch::Tensor& k,
+                                  const torch::Tensor& v) {
   tiled::check_cpu_inputs(q, k, v, "flash");
   return FlashCpuFunction::apply(q, k, v);
 }

@@ -1,15 +1,20 @@
 // The CPU `sage` backend, a reference of the INT8 scheme of SageAttention (Zhang et al. 2024):
-//   1. K is smoothed: its mean over tokens, per (batch, head, channel), is subtracted. Every score of a
-//      query row moves by the same q . mean, which softmax ignores, and the outliers K shares across
-//      tokens no longer dominate the quantisation range.
-//   2. Q, pre-scaled by the softmax scale 1/sqrt(d), and the smoothed K are quantised to INT8 per block
-//      of kBlock tokens, with one float32 scale per block: scale = max|x| / 127, values = round(x / scale).
-//   3. Q . K^T is an INT8 x INT8 -> INT32 dot product, dequantised with the two block scales; softmax
-//      and P . V run in floating point (float32, or float64 for float64 inputs) in the tiled kernel.
-// Backward (our design): straight-through over the quantisation. P is recomputed from the INT8 scores
-// and the saved log-sum-exp, so it is exactly the P of the forward; dV = P^T dO, dS = P * (dO V^T - D),
-// dQ = dS K / sqrt(d) and dK = dS^T Q / sqrt(d) with the unquantised Q and K. The smoothing needs no
-// term of its own: each row of dS sums to zero, so dS (K - mean) = dS K.
+//   1. K is smoothed: its mean over tokens, per (batch, head, channel), is subtracted. Every score
+//   of a
+//      query row moves by the same q . mean, which softmax ignores, and the outliers K shares
+//      across tokens no longer dominate the quantisation range.
+//   2. Q, pre-scaled by the softmax scale 1/sqrt(d), and the smoothed K are quantised to INT8 per
+//   block
+//      of kBlock tokens, with one float32 scale per block: scale = max|x| / 127, values = round(x /
+//      scale).
+//   3. Q . K^T is an INT8 x INT8 -> INT32 dot product, dequantised with the two block scales;
+//   softmax
+//      and P . V run in floating point (float32, or float64 for float64 inputs) in the tiled
+//      kernel.
+// Backward (our design): straight-through over the quantisation. P is recomputed from the INT8
+// scores and the saved log-sum-exp, so it is exactly the P of the forward; dV = P^T dO, dS = P *
+// (dO V^T - D), dQ = dS K / sqrt(d) and dK = dS^T Q / sqrt(d) with the unquantised Q and K. The
+// smoothing needs no term of its own: each row of dS sums to zero, so dS (K - mean) = dS K.
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <cmath>
@@ -33,8 +38,8 @@ struct Int8Scores {
   tiled::Shape shape;
   std::int64_t q_blocks, k_blocks;
 
-  void operator()(std::int64_t bh, std::int64_t i0, std::int64_t ni, std::int64_t j0, std::int64_t nj,
-                  T* s) const {
+  void operator()(std::int64_t bh, std::int64_t i0, std::int64_t ni, std::int64_t j0,
+                  std::int64_t nj, T* s) const {
     const std::int64_t d = shape.d;
     for (std::int64_t i = 0; i < ni; ++i) {
       const std::int8_t* qi = q8 + (bh * shape.n + i0 + i) * d;
@@ -50,12 +55,17 @@ struct Int8Scores {
 };
 
 // The INT8 score policy over the quantised blocks, for any scalar type.
-auto scores_of(const torch::Tensor& q8, const torch::Tensor& k8, const torch::Tensor& sq, const torch::Tensor& sk,
-               const tiled::Shape& sh) {
+auto scores_of(const torch::Tensor& q8, const torch::Tensor& k8, const torch::Tensor& sq,
+               const torch::Tensor& sk, const tiled::Shape& sh) {
   return [q8, k8, sq, sk, sh](auto tag) {
     using T = typename decltype(tag)::type;
-    return Int8Scores<T>{q8.data_ptr<std::int8_t>(), k8.data_ptr<std::int8_t>(), sq.data_ptr<float>(),
-                         sk.data_ptr<float>(), sh, sq.size(-1), sk.size(-1)};
+    return Int8Scores<T>{q8.data_ptr<std::int8_t>(),
+                         k8.data_ptr<std::int8_t>(),
+                         sq.data_ptr<float>(),
+                         sk.data_ptr<float>(),
+                         sh,
+                         sq.size(-1),
+                         sk.size(-1)};
   };
 }
 
@@ -64,7 +74,8 @@ class SageCpuFunction : public torch::autograd::Function<SageCpuFunction> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& q_in,
                                const torch::Tensor& k_in, const torch::Tensor& v_in) {
     const auto type = tiled::compute_type(q_in);
-    const torch::Tensor q = tiled::flat(q_in, type), k = tiled::flat(k_in, type), v = tiled::flat(v_in, type);
+    const torch::Tensor q = tiled::flat(q_in, type), k = tiled::flat(k_in, type),
+                        v = tiled::flat(v_in, type);
     const tiled::Shape sh = tiled::shape_of(q_in, k_in);
     const double scale = 1.0 / std::sqrt(double(sh.d));
     const torch::Tensor q_float = q.to(torch::kFloat32).unsqueeze(0) * scale;  // [1, BH, N, d]
@@ -72,7 +83,8 @@ class SageCpuFunction : public torch::autograd::Function<SageCpuFunction> {
     const Int8Blocks q8 = quantize_int8_blocks(q_float, kBlock);
     const Int8Blocks k8 = quantize_int8_blocks(k_float - k_float.mean(2, /*keepdim=*/true), kBlock);
     const torch::Tensor qv = q8.values.squeeze(0), kv = k8.values.squeeze(0);
-    const torch::Tensor qs = q8.scales.squeeze(0).contiguous(), ks = k8.scales.squeeze(0).contiguous();
+    const torch::Tensor qs = q8.scales.squeeze(0).contiguous(),
+                        ks = k8.scales.squeeze(0).contiguous();
 
     auto [out, lse] = tiled::run_forward(q_in, v, sh, scores_of(qv, kv, qs, ks, sh));
     ctx->save_for_backward({q, k, v, out, lse, qv, kv, qs, ks});
@@ -93,12 +105,14 @@ class SageCpuFunction : public torch::autograd::Function<SageCpuFunction> {
 }  // namespace
 
 Int8Blocks quantize_int8_blocks(const torch::Tensor& x, std::int64_t block) {
-  TORCH_CHECK(x.dim() == 4 && block >= 1, "quantize_int8_blocks expects [B, heads, N, d] and block >= 1");
+  TORCH_CHECK(x.dim() == 4 && block >= 1,
+              "quantize_int8_blocks expects [B, heads, N, d] and block >= 1");
   const std::int64_t b = x.size(0), h = x.size(1), n = x.size(2), d = x.size(3);
   const std::int64_t blocks = (n + block - 1) / block;
   const torch::Tensor xf = x.to(torch::kFloat32);
   // Zero rows pad the last block; they do not change its maximum.
-  const torch::Tensor padded = torch::constant_pad_nd(xf, {0, 0, 0, blocks * block - n}).view({b, h, blocks, block * d});
+  const torch::Tensor padded =
+      torch::constant_pad_nd(xf, {0, 0, 0, blocks * block - n}).view({b, h, blocks, block * d});
   torch::Tensor scales = padded.abs().amax(-1) / 127.0;  // [B, heads, blocks]
   scales = torch::where(scales > 0, scales, torch::ones_like(scales));
   const torch::Tensor values = torch::round(padded / scales.unsqueeze(-1))
@@ -110,7 +124,8 @@ Int8Blocks quantize_int8_blocks(const torch::Tensor& x, std::int64_t block) {
   return {values, scales.contiguous()};
 }
 
-torch::Tensor sage_attention_cpu(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
+torch::Tensor sage_attention_cpu(const torch::Tensor& q, const torch::Tensor& k,
+                                 const torch::Tensor& v) {
   tiled::check_cpu_inputs(q, k, v, "sage");
   return SageCpuFunction::apply(q, k, v);
 }

@@ -1,6 +1,6 @@
-// The `sliced` backend: exact attention over slices of the queries. The forward keeps only q, k, v; the
-// backward recomputes each slice's probabilities, so the largest score block alive is slice x Nk in
-// training as well as in inference (plain autograd over slices would keep every slice's P).
+// The `sliced` backend: exact attention over slices of the queries. The forward keeps only q, k, v;
+// the backward recomputes each slice's probabilities, so the largest score block alive is slice x
+// Nk in training as well as in inference (plain autograd over slices would keep every slice's P).
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <algorithm>
@@ -39,22 +39,23 @@ class SlicedFunction : public torch::autograd::Function<SlicedFunction> {
     for (int64_t s = 0; s < q.size(2); s += slice) {
       const int64_t e = std::min(q.size(2), s + slice);
       const torch::Tensor qs = q.slice(2, s, e), dos = dout.slice(2, s, e);
-      const torch::Tensor p = torch::softmax(torch::matmul(qs, kt) * scale, -1);  // [B, heads, slice, Nk]
+      const torch::Tensor p =
+          torch::softmax(torch::matmul(qs, kt) * scale, -1);  // [B, heads, slice, Nk]
       dv.add_(torch::matmul(p.transpose(-2, -1), dos));
       const torch::Tensor dp = torch::matmul(dos, vt);
       const torch::Tensor ds = p * (dp - (dp * p).sum(-1, /*keepdim=*/true));
       dq.slice(2, s, e).copy_(torch::matmul(ds, k) * scale);
       dk.add_(torch::matmul(ds.transpose(-2, -1), qs) * scale);
     }
-    return {dq.to(saved[0].scalar_type()), dk.to(saved[1].scalar_type()), dv.to(saved[2].scalar_type()),
-            torch::Tensor()};
+    return {dq.to(saved[0].scalar_type()), dk.to(saved[1].scalar_type()),
+            dv.to(saved[2].scalar_type()), torch::Tensor()};
   }
 };
 
 }  // namespace
 
-torch::Tensor sliced_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                               std::int64_t slice_size) {
+torch::Tensor sliced_attention(const torch::Tensor& q, const torch::Tensor& k,
+                               const torch::Tensor& v, std::int64_t slice_size) {
   TORCH_CHECK(slice_size >= 1, "sliced attention: slice size must be >= 1, got ", slice_size);
   return SlicedFunction::apply(q, k, v, slice_size);
 }

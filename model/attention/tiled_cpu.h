@@ -2,12 +2,12 @@
 // One (batch x head) is a contiguous [N, d] block of q, k, v. The score tile is a policy:
 // FloatScores for flash, Int8Scores (sage.cpp) for sage; everything else is shared.
 //
-// Forward (FlashAttention, Dao et al. 2022): per query tile, loop over key tiles keeping the running
-// row maximum m, the running sum l and an unnormalised output; keep lse = m + log l per row.
-// Backward (FlashAttention-2, Dao 2023): D = rowsum(dO * O); P is recomputed tile by tile from the
-// saved lse, dS = P * (dO V^T - D). dK and dV are summed per key tile (pass 1, parallel over key tiles),
-// dQ per query tile (pass 2, parallel over query tiles), so no two threads write the same rows and no
-// N x N tensor exists: extra memory is O(N) plus one tile per thread.
+// Forward (FlashAttention, Dao et al. 2022): per query tile, loop over key tiles keeping the
+// running row maximum m, the running sum l and an unnormalised output; keep lse = m + log l per
+// row. Backward (FlashAttention-2, Dao 2023): D = rowsum(dO * O); P is recomputed tile by tile from
+// the saved lse, dS = P * (dO V^T - D). dK and dV are summed per key tile (pass 1, parallel over
+// key tiles), dQ per query tile (pass 2, parallel over query tiles), so no two threads write the
+// same rows and no N x N tensor exists: extra memory is O(N) plus one tile per thread.
 #pragma once
 
 #include <ATen/Parallel.h>
@@ -31,8 +31,8 @@ struct Shape {
 };
 
 // Transposes rows [j0, j0 + nj) of a [rows, d] matrix into t[c * nj + j], so that a tile product
-// runs as axpy updates along j, which the compiler vectorises (a dot product along d would be a serial
-// floating-point reduction it may not reorder).
+// runs as axpy updates along j, which the compiler vectorises (a dot product along d would be a
+// serial floating-point reduction it may not reorder).
 template <typename T>
 void transpose_rows(const T* x, std::int64_t nj, std::int64_t d, std::vector<T>& t) {
   t.resize(std::size_t(nj * d));
@@ -42,7 +42,8 @@ void transpose_rows(const T* x, std::int64_t nj, std::int64_t d, std::vector<T>&
 
 // out[i * kKeyTile + j] = scale * sum_c a[i * d + c] * bt[c * nj + j] for i < ni, j < nj.
 template <typename T>
-void tile_product(const T* a, const T* bt, std::int64_t ni, std::int64_t nj, std::int64_t d, T scale, T* out) {
+void tile_product(const T* a, const T* bt, std::int64_t ni, std::int64_t nj, std::int64_t d,
+                  T scale, T* out) {
   for (std::int64_t i = 0; i < ni; ++i) {
     T* oi = out + i * kKeyTile;
     std::fill(oi, oi + nj, T(0));
@@ -63,8 +64,8 @@ struct FloatScores {
   Shape shape;
   T scale;
 
-  void operator()(std::int64_t bh, std::int64_t i0, std::int64_t ni, std::int64_t j0, std::int64_t nj,
-                  T* s) const {
+  void operator()(std::int64_t bh, std::int64_t i0, std::int64_t ni, std::int64_t j0,
+                  std::int64_t nj, T* s) const {
     thread_local std::vector<T> kt;
     transpose_rows(k + (bh * shape.m + j0) * shape.d, nj, shape.d, kt);
     tile_product(q + (bh * shape.n + i0) * shape.d, kt.data(), ni, nj, shape.d, scale, s);
@@ -76,7 +77,8 @@ template <typename T, typename Scores>
 void forward(const Scores& scores, const T* v, T* out, T* lse, const Shape& sh) {
   const std::int64_t tiles = (sh.n + kQueryTile - 1) / kQueryTile, d = sh.d;
   at::parallel_for(0, sh.heads_total * tiles, 1, [&](std::int64_t begin, std::int64_t end) {
-    std::vector<T> s(kQueryTile * kKeyTile), acc(kQueryTile * d), row_max(kQueryTile), row_sum(kQueryTile);
+    std::vector<T> s(kQueryTile * kKeyTile), acc(kQueryTile * d), row_max(kQueryTile),
+        row_sum(kQueryTile);
     for (std::int64_t task = begin; task < end; ++task) {
       const std::int64_t bh = task / tiles, i0 = (task % tiles) * kQueryTile;
       const std::int64_t ni = std::min(kQueryTile, sh.n - i0);
@@ -122,9 +124,9 @@ void forward(const Scores& scores, const T* v, T* out, T* lse, const Shape& sh) 
 // One tile of the backward: P (from lse) and dS = P * (dO V^T - D) for queries i0.. and keys j0..,
 // both [kQueryTile, kKeyTile].
 template <typename T, typename Scores>
-void probabilities_and_ds(const Scores& scores, const T* v, const T* dout, const T* lse, const T* delta,
-                          const Shape& sh, std::int64_t bh, std::int64_t i0, std::int64_t ni, std::int64_t j0,
-                          std::int64_t nj, T* p, T* ds) {
+void probabilities_and_ds(const Scores& scores, const T* v, const T* dout, const T* lse,
+                          const T* delta, const Shape& sh, std::int64_t bh, std::int64_t i0,
+                          std::int64_t ni, std::int64_t j0, std::int64_t nj, T* p, T* ds) {
   const std::int64_t d = sh.d;
   scores(bh, i0, ni, j0, nj, p);
   thread_local std::vector<T> vt;
@@ -170,7 +172,8 @@ void backward(const Scores& scores, const T* q, const T* k, const T* v, const T*
       std::fill(dvj, dvj + nj * d, T(0));
       for (std::int64_t i0 = 0; i0 < sh.n; i0 += kQueryTile) {
         const std::int64_t ni = std::min(kQueryTile, sh.n - i0);
-        probabilities_and_ds(scores, v, dout, lse, delta.data(), sh, bh, i0, ni, j0, nj, p.data(), ds.data());
+        probabilities_and_ds(scores, v, dout, lse, delta.data(), sh, bh, i0, ni, j0, nj, p.data(),
+                             ds.data());
         for (std::int64_t i = 0; i < ni; ++i) {
           const T* doi = dout + (bh * sh.n + i0 + i) * d;
           const T* qi = q + (bh * sh.n + i0 + i) * d;
@@ -196,7 +199,8 @@ void backward(const Scores& scores, const T* q, const T* k, const T* v, const T*
       std::fill(dqi0, dqi0 + ni * d, T(0));
       for (std::int64_t j0 = 0; j0 < sh.m; j0 += kKeyTile) {
         const std::int64_t nj = std::min(kKeyTile, sh.m - j0);
-        probabilities_and_ds(scores, v, dout, lse, delta.data(), sh, bh, i0, ni, j0, nj, p.data(), ds.data());
+        probabilities_and_ds(scores, v, dout, lse, delta.data(), sh, bh, i0, ni, j0, nj, p.data(),
+                             ds.data());
         for (std::int64_t i = 0; i < ni; ++i) {
           T* dqr = dqi0 + i * d;
           for (std::int64_t j = 0; j < nj; ++j) {

@@ -1,4 +1,5 @@
-// Tensor plumbing shared by the CPU flash and sage autograd functions (internal to model/attention).
+// Tensor plumbing shared by the CPU flash and sage autograd functions (internal to
+// model/attention).
 #pragma once
 
 #include <torch/torch.h>
@@ -37,18 +38,20 @@ inline void check_cpu_inputs(const torch::Tensor& q, const torch::Tensor& k, con
   TORCH_CHECK(k.size(2) > 0, backend, " attention: no keys");
 }
 
-// Names a scalar type for the score-policy factories below: make(Tag<scalar_t>{}) returns the policy.
+// Names a scalar type for the score-policy factories below: make(Tag<scalar_t>{}) returns the
+// policy.
 template <typename T>
 struct Tag {
   using type = T;
 };
 
-// The forward of an autograd function over the tiled kernel: q, k, v flat in the compute type; returns
-// the output in the caller's shape (the same memory layout as [BH, N, d], so the tensor returned can be
-// the tensor saved) and the log-sum-exp [BH, N].
+// The forward of an autograd function over the tiled kernel: q, k, v flat in the compute type;
+// returns the output in the caller's shape (the same memory layout as [BH, N, d], so the tensor
+// returned can be the tensor saved) and the log-sum-exp [BH, N].
 template <typename MakeScores>
-std::pair<torch::Tensor, torch::Tensor> run_forward(const torch::Tensor& q_in, const torch::Tensor& v,
-                                                    const Shape& sh, MakeScores make) {
+std::pair<torch::Tensor, torch::Tensor> run_forward(const torch::Tensor& q_in,
+                                                    const torch::Tensor& v, const Shape& sh,
+                                                    MakeScores make) {
   torch::Tensor out = torch::empty(q_in.sizes(), v.options());
   torch::Tensor lse = torch::empty({sh.heads_total, sh.n}, v.options());
   AT_DISPATCH_FLOATING_TYPES(v.scalar_type(), "tiled_cpu_forward", [&] {
@@ -58,12 +61,13 @@ std::pair<torch::Tensor, torch::Tensor> run_forward(const torch::Tensor& q_in, c
   return {out, lse};
 }
 
-// The backward: gradients of q, k, v in `dtype` and the caller's shapes, from the flat saved q, k, v,
-// the output and lse, and the incoming gradient.
+// The backward: gradients of q, k, v in `dtype` and the caller's shapes, from the flat saved q, k,
+// v, the output and lse, and the incoming gradient.
 template <typename MakeScores>
-std::vector<torch::Tensor> run_backward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                                        const torch::Tensor& out_saved, const torch::Tensor& lse,
-                                        const torch::Tensor& grad, c10::ScalarType dtype, MakeScores make) {
+std::vector<torch::Tensor> run_backward(const torch::Tensor& q, const torch::Tensor& k,
+                                        const torch::Tensor& v, const torch::Tensor& out_saved,
+                                        const torch::Tensor& lse, const torch::Tensor& grad,
+                                        c10::ScalarType dtype, MakeScores make) {
   const torch::Tensor out = out_saved.contiguous();
   const auto type = q.scalar_type();
   const torch::Tensor dout = grad.to(type).contiguous().view(q.sizes());
@@ -71,9 +75,10 @@ std::vector<torch::Tensor> run_backward(const torch::Tensor& q, const torch::Ten
   torch::Tensor dq = torch::empty_like(q), dk = torch::empty_like(k), dv = torch::empty_like(v);
   AT_DISPATCH_FLOATING_TYPES(type, "tiled_cpu_backward", [&] {
     const auto scale = static_cast<scalar_t>(1.0 / std::sqrt(double(sh.d)));
-    backward<scalar_t>(make(Tag<scalar_t>{}), q.data_ptr<scalar_t>(), k.data_ptr<scalar_t>(), v.data_ptr<scalar_t>(),
-                       out.data_ptr<scalar_t>(), dout.data_ptr<scalar_t>(), lse.data_ptr<scalar_t>(),
-                       dq.data_ptr<scalar_t>(), dk.data_ptr<scalar_t>(), dv.data_ptr<scalar_t>(), sh, scale);
+    backward<scalar_t>(make(Tag<scalar_t>{}), q.data_ptr<scalar_t>(), k.data_ptr<scalar_t>(),
+                       v.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), dout.data_ptr<scalar_t>(),
+                       lse.data_ptr<scalar_t>(), dq.data_ptr<scalar_t>(), dk.data_ptr<scalar_t>(),
+                       dv.data_ptr<scalar_t>(), sh, scale);
   });
   const auto sizes = grad.sizes();
   const std::vector<int64_t> kv_sizes{sizes[0], sizes[1], sh.m, sh.d};

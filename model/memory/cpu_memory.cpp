@@ -1,6 +1,6 @@
 // A c10::Allocator that wraps the default CPU allocator and counts bytes. Each allocation's DataPtr
-// carries a small record (the wrapped DataPtr and its size) as its context, so the deleter knows how
-// much to subtract without a lookup table.
+// carries a small record (the wrapped DataPtr and its size) as its context, so the deleter knows
+// how much to subtract without a lookup table.
 #include "model/memory/cpu_memory.h"
 
 #include <c10/core/Allocator.h>
@@ -27,11 +27,12 @@ void add(std::int64_t bytes) {
   }
 }
 
-// Sizes of the live allocations by address. The DataPtr's context must be its data pointer (LibTorch's
-// raw_allocate, used by oneDNN, asserts it), so the size cannot travel in the context.
+// Sizes of the live allocations by address. The DataPtr's context must be its data pointer
+// (LibTorch's raw_allocate, used by oneDNN, asserts it), so the size cannot travel in the context.
 std::mutex g_mutex;
 std::unordered_map<void*, std::int64_t>& sizes() {
-  static auto* map = new std::unordered_map<void*, std::int64_t>();  // never destroyed: frees at exit use it
+  static auto* map =
+      new std::unordered_map<void*, std::int64_t>();  // never destroyed: frees at exit use it
   return *map;
 }
 c10::DeleterFnPtr g_base_deleter = nullptr;
@@ -57,7 +58,9 @@ class CountingAllocator final : public c10::Allocator {
   // one the installed LibTorch declares is overridden.
   c10::DataPtr allocate(size_t n) const { return wrap(n); }
   c10::DataPtr allocate(size_t n) { return wrap(n); }
-  void copy_data(void* dest, const void* src, std::size_t count) const { std::memcpy(dest, src, count); }
+  void copy_data(void* dest, const void* src, std::size_t count) const {
+    std::memcpy(dest, src, count);
+  }
   c10::DeleterFnPtr raw_deleter() const override { return &release; }
 
  private:
@@ -66,7 +69,8 @@ class CountingAllocator final : public c10::Allocator {
     void* data = inner.get();
     const c10::Device device = inner.device();
     if (!data) return inner;
-    // The default CPU allocator's context is its data pointer and its deleter frees it (checked at install).
+    // The default CPU allocator's context is its data pointer and its deleter frees it (checked at
+    // install).
     inner.release_context();
     {
       std::lock_guard<std::mutex> lock(g_mutex);
@@ -87,7 +91,8 @@ void install_cpu_counter() {
     // Static lifetime: tensors freed at exit still find their allocator.
     c10::Allocator* base = c10::GetCPUAllocator();
     g_base_deleter = base->raw_deleter();
-    if (!g_base_deleter) return;  // an allocator without a raw deleter cannot be wrapped; nothing counted
+    if (!g_base_deleter)
+      return;  // an allocator without a raw deleter cannot be wrapped; nothing counted
     static CountingAllocator counting(base);
     c10::SetCPUAllocator(&counting, /*priority=*/std::numeric_limits<std::uint8_t>::max());
     g_installed = true;

@@ -103,7 +103,8 @@ class SelfAttentionImpl : public torch::nn::Module {
         qkv_(norm_(x)).reshape({b, 3, heads_, c / heads_, n}).permute({1, 0, 2, 4, 3});
     // qkv: [3, B, heads, N, d]
     const AttentionLayout layout{x.size(2), x.size(3), temperature_};
-    const torch::Tensor o = attention(qkv[0], qkv[1], qkv[2], settings_, layout);  // [B, heads, N, d]
+    const torch::Tensor o =
+        attention(qkv[0], qkv[1], qkv[2], settings_, layout);  // [B, heads, N, d]
     return x + proj_(heads_to_image(o, x.sizes()));
   }
 

@@ -6,8 +6,9 @@
 namespace latentcast::nn {
 
 struct VaeOptions {
-  std::int64_t in_channels = 3;      // view channels (SEG, GAF, RP)
-  std::int64_t base_channels = 32;   // channels at full resolution, doubled per downsampling (max 4x)
+  std::int64_t in_channels = 3;  // view channels (SEG, GAF, RP)
+  std::int64_t base_channels =
+      32;  // channels at full resolution, doubled per downsampling (max 4x)
   std::int64_t latent_channels = 4;  // c
   std::int64_t factor = 4;           // f: 1, 2, 4 or 8
 };

@@ -578,7 +578,8 @@ TEST_CASE("heads must divide the last level, where the UNet's middle block atten
   c.model.channels = {32, 48};
   c.model.attention_levels = {0};
   c.model.heads = 32;
-  EXPECT_THROWS_WITH(validate(c), ProjectError, "model.heads: must divide the channel count of the last level");
+  EXPECT_THROWS_WITH(validate(c), ProjectError,
+                     "model.heads: must divide the channel count of the last level");
   c.model.heads = 16;
   validate(c);
 }

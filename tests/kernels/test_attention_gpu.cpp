@@ -1,6 +1,7 @@
-// The attention backends on a GPU (label gpu; skipped without CUDA): the LibTorch-operator backends give
-// on CUDA what they give on the CPU, forward and gradients; flash and sage, whose CUDA kernels are issues
-// 7 and 8, are refused on CUDA tensors with the reason backends prints, never run as something else.
+// The attention backends on a GPU (label gpu; skipped without CUDA): the LibTorch-operator backends
+// give on CUDA what they give on the CPU, forward and gradients; flash and sage, whose CUDA kernels
+// are issues 7 and 8, are refused on CUDA tensors with the reason backends prints, never run as
+// something else.
 #include <torch/torch.h>
 
 #include <cstdio>
@@ -17,11 +18,14 @@ using namespace latentcast;
 TEST_CASE("math, sliced, linear, channel and local window agree between CUDA and the CPU") {
   torch::manual_seed(5);
   const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
-  const torch::Tensor q = torch::randn({3, 2, 100, 40}, f64), k = torch::randn({3, 2, 100, 40}, f64),
-                      v = torch::randn({3, 2, 100, 40}, f64), w = torch::randn({3, 2, 100, 40}, f64);
+  const torch::Tensor q = torch::randn({3, 2, 100, 40}, f64),
+                      k = torch::randn({3, 2, 100, 40}, f64),
+                      v = torch::randn({3, 2, 100, 40}, f64),
+                      w = torch::randn({3, 2, 100, 40}, f64);
   const torch::Tensor temperature = torch::tensor({0.8, 1.3}, f64);
-  for (const auto backend : {AttentionBackend::Math, AttentionBackend::Sliced, AttentionBackend::Linear,
-                             AttentionBackend::Channel, AttentionBackend::LocalWindow}) {
+  for (const auto backend :
+       {AttentionBackend::Math, AttentionBackend::Sliced, AttentionBackend::Linear,
+        AttentionBackend::Channel, AttentionBackend::LocalWindow}) {
     AttentionSettings s;
     s.backend = backend;
     s.slice_size = 33;
@@ -40,8 +44,9 @@ TEST_CASE("math, sliced, linear, channel and local window agree between CUDA and
     for (int i = 0; i < 4; ++i) {
       const double err = (gpu[i] - cpu[i]).abs().max().item<double>();
       if (!(err < 1e-9))
-        lctest::report(__FILE__, __LINE__, std::string(to_string(backend)) + " part " + std::to_string(i) +
-                                               " differs by " + std::to_string(err));
+        lctest::report(__FILE__, __LINE__,
+                       std::string(to_string(backend)) + " part " + std::to_string(i) +
+                           " differs by " + std::to_string(err));
     }
   }
 }

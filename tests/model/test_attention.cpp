@@ -108,7 +108,8 @@ TEST_CASE("sdpa matches math where LibTorch has it, and is refused with the reas
 #endif
 }
 
-TEST_CASE("availability: every backend runs on the CPU; flash and sage on CUDA wait for their kernels") {
+TEST_CASE(
+    "availability: every backend runs on the CPU; flash and sage on CUDA wait for their kernels") {
   for (const auto b : {AttentionBackend::Math, AttentionBackend::Sliced, AttentionBackend::Flash,
                        AttentionBackend::Sage, AttentionBackend::Linear, AttentionBackend::Channel,
                        AttentionBackend::LocalWindow}) {
@@ -133,12 +134,14 @@ TEST_CASE("auto resolves to the fastest available exact backend and says which")
   EXPECT_EQ(note, std::string("auto: using sdpa (fastest available exact backend)"));
 #else
   EXPECT(b == AttentionBackend::Flash);
-  EXPECT(note.find("auto: using flash (fastest available exact backend; sdpa unavailable: needs LibTorch >= 2.0") ==
-         0);
-  // On CUDA with LibTorch 1.x neither sdpa nor (before issue 7) flash can run: math, with both reasons.
+  EXPECT(note.find("auto: using flash (fastest available exact backend; sdpa unavailable: needs "
+                   "LibTorch >= 2.0") == 0);
+  // On CUDA with LibTorch 1.x neither sdpa nor (before issue 7) flash can run: math, with both
+  // reasons.
   latentcast::DeviceReport gpu;
   gpu.cuda_available = true;
-  EXPECT(latentcast::resolve_backend(AttentionBackend::Auto, gpu, true, 32, &note) == AttentionBackend::Math);
+  EXPECT(latentcast::resolve_backend(AttentionBackend::Auto, gpu, true, 32, &note) ==
+         AttentionBackend::Math);
   EXPECT(note.find("auto: using math (sdpa unavailable") == 0);
   EXPECT(note.find("flash unavailable: the CUDA flash kernel") != std::string::npos);
 #endif
@@ -147,11 +150,12 @@ TEST_CASE("auto resolves to the fastest available exact backend and says which")
 }
 
 TEST_CASE("unavailable and unknown backends give a clear error") {
-  EXPECT_THROWS_WITH(latentcast::resolve_backend(AttentionBackend::Flash, kCpu, true, 64),
-                     std::invalid_argument,
-                     "memory.attention_backend: 'flash' is unavailable here: the CUDA flash kernel is not in "
-                     "this build yet (issue 7)");
-  EXPECT(latentcast::resolve_backend(AttentionBackend::Flash, kCpu, false, 64) == AttentionBackend::Flash);
+  EXPECT_THROWS_WITH(
+      latentcast::resolve_backend(AttentionBackend::Flash, kCpu, true, 64), std::invalid_argument,
+      "memory.attention_backend: 'flash' is unavailable here: the CUDA flash kernel is not in "
+      "this build yet (issue 7)");
+  EXPECT(latentcast::resolve_backend(AttentionBackend::Flash, kCpu, false, 64) ==
+         AttentionBackend::Flash);
   // A value outside the enum (a corrupted setting): refused, not run as something else.
   EXPECT_THROWS_WITH(
       latentcast::resolve_backend(static_cast<AttentionBackend>(99), kCpu, false, 64),
@@ -162,9 +166,11 @@ TEST_CASE("unavailable and unknown backends give a clear error") {
   const torch::Tensor x = torch::randn({1, 1, 4, 8});
   AttentionSettings s;
   s.backend = AttentionBackend::LocalWindow;
-  EXPECT_THROWS_WITH(latentcast::attention(x, x, x, s), std::invalid_argument, "needs the token grid");
+  EXPECT_THROWS_WITH(latentcast::attention(x, x, x, s), std::invalid_argument,
+                     "needs the token grid");
   s.backend = AttentionBackend::Channel;
-  EXPECT_THROWS_WITH(latentcast::attention(x, x, x, s), std::invalid_argument, "needs a temperature per head");
+  EXPECT_THROWS_WITH(latentcast::attention(x, x, x, s), std::invalid_argument,
+                     "needs a temperature per head");
   s.backend = AttentionBackend::Auto;
   EXPECT_THROWS_WITH(latentcast::attention(x, x, x, s), std::invalid_argument, "must be resolved");
 }

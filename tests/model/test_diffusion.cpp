@@ -18,8 +18,10 @@ TEST_CASE("alpha_bar falls from near 1 towards 0 for both schedules") {
 
 TEST_CASE("the model output implied by the truth gives back x0 and eps, for epsilon and v") {
   torch::manual_seed(0);
-  // float64: at t = 999 the cosine schedule leaves sqrt(a) ~ 1e-2, which amplifies float32 rounding.
-  const torch::Tensor x0 = torch::randn({6, 4, 8, 8}, torch::kFloat64), eps = torch::randn({6, 4, 8, 8}, torch::kFloat64);
+  // float64: at t = 999 the cosine schedule leaves sqrt(a) ~ 1e-2, which amplifies float32
+  // rounding.
+  const torch::Tensor x0 = torch::randn({6, 4, 8, 8}, torch::kFloat64),
+                      eps = torch::randn({6, 4, 8, 8}, torch::kFloat64);
   const torch::Tensor t = torch::tensor({0, 10, 100, 500, 900, 999}, torch::kLong);
   for (const Prediction p : {Prediction::Epsilon, Prediction::V}) {
     const Diffusion d(1000, NoiseSchedule::Cosine, p);

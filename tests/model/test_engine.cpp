@@ -1,8 +1,8 @@
 // The engine end to end on a tiny CPU configuration: the diffusion loss falls, forecasts are
 // reproducible and in the data's units, resume continues from the saved step, bad settings are
 // refused.
-#include <torch/version.h>
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -148,7 +148,8 @@ TEST_CASE("resume continues from the saved step with equal weights") {
   const auto r0 = train_tiny(dir + "/same", same, 40, r1.run.checkpoint_last, c);
   EXPECT_EQ(r0.run.steps, std::int64_t(40));
   const auto load = [&](const std::string& path) {
-    auto f = std::make_unique<Forecaster>(c, Forecaster::read_meta(path), AttentionSettings{}, torch::kCPU);
+    auto f = std::make_unique<Forecaster>(c, Forecaster::read_meta(path), AttentionSettings{},
+                                          torch::kCPU);
     f->load(path, nullptr, false);
     return f;
   };
@@ -216,7 +217,8 @@ TEST_CASE("bad settings and devices are refused with clear errors") {
   // On the CPU every backend but sdpa runs; sdpa needs LibTorch >= 2.0 (the CUDA refusals are
   // tested in test_attention).
   r.config.memory.attention_backend = AttentionBackend::Sdpa;
-  EXPECT_THROWS_WITH(engine::train(r, {}), engine::EngineError, "memory.attention_backend: 'sdpa' is unavailable");
+  EXPECT_THROWS_WITH(engine::train(r, {}), engine::EngineError,
+                     "memory.attention_backend: 'sdpa' is unavailable");
 #endif
   engine::ForecastRequest f;
   f.config = tiny();
