@@ -175,6 +175,10 @@ bool is_out_of_memory(const std::exception& e) {
 
 }  // namespace
 
+int intra_op_threads() {
+  return at::get_num_threads();
+}
+
 std::vector<AttentionBenchRow> run_attention_bench(
     const AttentionBenchOptions& o, const std::function<void(const AttentionBenchRow&)>& on_row) {
   if (o.device != "cpu" && o.device != "cuda")

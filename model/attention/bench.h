@@ -36,6 +36,9 @@ struct AttentionBenchRow {
   std::string error;        // non-empty: the row did not run (unavailable, out of memory)
 };
 
+// LibTorch's intra-op threads (at::parallel_for, BLAS) in this process, for the benchmark's header.
+int intra_op_threads();
+
 // Runs the benchmark; `on_row` (if given) sees each row as soon as it is measured.
 std::vector<AttentionBenchRow> run_attention_bench(
     const AttentionBenchOptions& options,
