@@ -34,10 +34,7 @@ std::unique_ptr<Forecaster> load_forecaster(const ProjectConfig& config, const P
     if (checkpoint.empty())
       throw std::invalid_argument("--checkpoint: no checkpoint given and the project has no run");
     ForecasterMeta meta = Forecaster::read_meta(checkpoint);
-    if (meta.columns != data.columns)
-      throw std::invalid_argument(checkpoint +
-                                  ": trained on other columns than the project's inputs");
-    check_settings(meta, config, checkpoint);
+    check_compatible(meta, data.columns, config, checkpoint);
     std::string note;
     const AttentionSettings attention = detail::attention_for(config, dev, &note);
     if (!note.empty() && callbacks.on_message) callbacks.on_message(note);

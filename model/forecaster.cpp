@@ -154,20 +154,23 @@ void Forecaster::update_ema(double decay) {
   if (tokens) step(*tokens, *ema_tokens);
 }
 
+std::vector<std::pair<std::string, torch::nn::Module*>> Forecaster::modules() const {
+  std::vector<std::pair<std::string, torch::nn::Module*>> out = {
+      {"vae", vae.ptr().get()}, {"unet", unet.ptr().get()}, {"ema_unet", ema_unet.ptr().get()}};
+  if (tokens) {
+    out.emplace_back("tokens", tokens.ptr().get());
+    out.emplace_back("ema_tokens", ema_tokens.ptr().get());
+  }
+  return out;
+}
+
 void Forecaster::save(const std::string& path, torch::optim::Optimizer* optimizer,
                       const std::vector<std::pair<std::string, double>>& counters) const {
   torch::serialize::OutputArchive archive;
-  const auto sub = [&](const char* key, const torch::nn::Module& m) {
+  for (const auto& [key, module] : modules()) {
     torch::serialize::OutputArchive a;
-    m.save(a);
+    module->save(a);
     archive.write(key, a);
-  };
-  sub("vae", *vae);
-  sub("unet", *unet);
-  sub("ema_unet", *ema_unet);
-  if (tokens) {
-    sub("tokens", *tokens);
-    sub("ema_tokens", *ema_tokens);
   }
   if (optimizer) {
     torch::serialize::OutputArchive a;
@@ -257,8 +260,10 @@ std::string model_settings(const ProjectConfig& config) {
   return out;
 }
 
-void check_settings(const ForecasterMeta& meta, const ProjectConfig& config,
-                    const std::string& path) {
+void check_compatible(const ForecasterMeta& meta, const std::vector<std::string>& columns,
+                      const ProjectConfig& config, const std::string& path) {
+  if (meta.columns != columns)
+    throw std::invalid_argument(path + ": trained on other columns than the project's inputs");
   const auto parse = [](const std::string& text) {
     std::vector<std::pair<std::string, std::string>> out;
     for (const auto& line : split_lines(text)) {
@@ -306,18 +311,11 @@ std::vector<std::pair<std::string, double>> Forecaster::load(const std::string& 
                                                              torch::optim::Optimizer* optimizer,
                                                              bool load_optimizer) {
   torch::serialize::InputArchive archive = open_archive(path, device_);
-  const auto sub = [&](const char* key, torch::nn::Module& m) {
-    torch::serialize::InputArchive a;
-    archive.read(key, a);
-    m.load(a);
-  };
   try {
-    sub("vae", *vae);
-    sub("unet", *unet);
-    sub("ema_unet", *ema_unet);
-    if (tokens) {
-      sub("tokens", *tokens);
-      sub("ema_tokens", *ema_tokens);
+    for (const auto& [key, module] : modules()) {
+      torch::serialize::InputArchive a;
+      archive.read(key, a);
+      module->load(a);
     }
     if (optimizer && load_optimizer) {
       torch::serialize::InputArchive a;
@@ -329,13 +327,7 @@ std::vector<std::pair<std::string, double>> Forecaster::load(const std::string& 
                                 ": the checkpoint does not match the project's model settings (" +
                                 std::string(e.what_without_backtrace()).substr(0, 200) + ")");
   }
-  vae->to(device_);
-  unet->to(device_);
-  ema_unet->to(device_);
-  if (tokens) {
-    tokens->to(device_);
-    ema_tokens->to(device_);
-  }
+  for (const auto& entry : modules()) entry.second->to(device_);
   c10::IValue v;
   archive.read("counters", v);
   std::vector<std::pair<std::string, double>> counters;

@@ -33,11 +33,11 @@ struct ForecasterMeta {
 
 // The settings a checkpoint depends on, one "name=value" line each, in a fixed order.
 std::string model_settings(const ProjectConfig& config);
-// Throws std::invalid_argument naming the first setting in which `config` differs from the
-// checkpoint at `path` ("model.image_size: the checkpoint was trained with 16, the project has
-// 32").
-void check_settings(const ForecasterMeta& meta, const ProjectConfig& config,
-                    const std::string& path);
+// Throws std::invalid_argument when the checkpoint at `path` cannot serve this project: trained on
+// other input columns, or with other model settings (naming the first that differs:
+// "model.image_size: the checkpoint was trained with 16, the project has 32").
+void check_compatible(const ForecasterMeta& meta, const std::vector<std::string>& columns,
+                      const ProjectConfig& config, const std::string& path);
 
 class Forecaster {
  public:
@@ -90,6 +90,9 @@ class Forecaster {
   std::vector<std::pair<std::string, double>> load(const std::string& path,
                                                    torch::optim::Optimizer* optimizer,
                                                    bool load_optimizer);
+
+  // The modules a checkpoint holds, by archive key (the same list for save and load).
+  std::vector<std::pair<std::string, torch::nn::Module*>> modules() const;
 
  private:
   ForecasterMeta meta_;

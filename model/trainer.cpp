@@ -142,10 +142,7 @@ TrainResult train(const TrainRequest& request, const Callbacks& callbacks) {
     meta.settings = model_settings(config);
     if (!request.resume_from.empty()) {
       meta = Forecaster::read_meta(request.resume_from);
-      if (meta.columns != data.columns)
-        throw std::invalid_argument(request.resume_from +
-                                    ": trained on other columns than the project's inputs");
-      check_settings(meta, config, request.resume_from);
+      check_compatible(meta, data.columns, config, request.resume_from);
     } else {
       const data::Scaler fitted = data::Scaler::fit(data.raw.slice(0, tr.begin, tr.end));
       meta.scaler_mean = fitted.mean;

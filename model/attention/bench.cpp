@@ -117,9 +117,8 @@ struct Candidate {
   bool comparable = true;   // computes softmax attention (exactly, or sage's approximation)
 };
 
-std::vector<Candidate> candidates(const AttentionBenchOptions& o, bool on_cuda,
-                                  const AttentionShape& shape, torch::Device device) {
-  const DeviceReport report = detect_devices();
+std::vector<Candidate> candidates(const AttentionBenchOptions& o, const DeviceReport& report,
+                                  bool on_cuda, const AttentionShape& shape, torch::Device device) {
   std::vector<std::string> names = o.backends;
   if (names.empty()) {
     names = {"math", "sliced", "flash", "sage", "linear", "channel", "local_window"};
@@ -184,15 +183,16 @@ std::vector<AttentionBenchRow> run_attention_bench(
   if (o.device != "cpu" && o.device != "cuda")
     throw std::invalid_argument("--device: must be cpu or cuda, got \"" + o.device + "\"");
   const bool on_cuda = o.device == "cuda";
-  if (on_cuda && !torch::cuda::is_available())
-    throw std::invalid_argument("--device cuda: " + detect_devices().reason);
+  const DeviceReport report = detect_devices();
+  if (on_cuda && !report.cuda_available)
+    throw std::invalid_argument("--device cuda: " + report.reason);
   const torch::Device device =
       on_cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
   const Memory memory(device);
   std::vector<AttentionBenchRow> rows;
 
   for (const auto& shape : o.shapes) {
-    const auto list = candidates(o, on_cuda, shape, device);
+    const auto list = candidates(o, report, on_cuda, shape, device);
     for (const auto& dtype_name : o.dtypes) {
       const torch::Dtype dtype = parse_dtype(dtype_name);
       torch::manual_seed(0);
