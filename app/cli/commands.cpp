@@ -270,37 +270,41 @@ int cmd_backends(const std::vector<std::string>& argv) {
   std::string auto_note;
   const AttentionBackend chosen =
       resolve_backend(AttentionBackend::Auto, r, on_cuda, head_dim, &auto_note);
-  const auto& names = enum_names<AttentionBackend>();
+  // Every concrete backend with its availability, once, for either output.
+  struct Row {
+    std::string name;
+    AttentionBackend backend;
+    Availability availability;
+  };
+  std::vector<Row> rows;
+  for (const auto& name : enum_names<AttentionBackend>()) {
+    const AttentionBackend b = *enum_from_string<AttentionBackend>(name);
+    if (b != AttentionBackend::Auto)
+      rows.push_back({name, b, backend_availability(b, r, on_cuda, head_dim)});
+  }
   if (args.flag("--json")) {
-    json rows = json::array();
-    for (const auto& name : names) {
-      const AttentionBackend b = *enum_from_string<AttentionBackend>(name);
-      if (b == AttentionBackend::Auto) continue;
-      const Availability a = backend_availability(b, r, on_cuda, head_dim);
-      rows.push_back({{"backend", name},
-                      {"available", a.available},
-                      {"reason", a.reason},
-                      {"exact", is_exact(b)},
-                      {"description", describe(b)}});
-    }
+    json list = json::array();
+    for (const Row& row : rows)
+      list.push_back({{"backend", row.name},
+                      {"available", row.availability.available},
+                      {"reason", row.availability.reason},
+                      {"exact", is_exact(row.backend)},
+                      {"description", describe(row.backend)}});
     std::cout << json{{"device", on_cuda ? "cuda" : "cpu"},
                       {"head_dim", head_dim},
                       {"auto", to_string(chosen)},
-                      {"backends", rows}}
+                      {"backends", list}}
                      .dump(2)
               << "\n";
     return kExitOk;
   }
   std::printf("attention backends on %s, head dim %d (%s)\n", on_cuda ? "cuda" : "cpu", head_dim,
               auto_note.c_str());
-  for (const auto& name : names) {
-    const AttentionBackend b = *enum_from_string<AttentionBackend>(name);
-    if (b == AttentionBackend::Auto) continue;
-    const Availability a = backend_availability(b, r, on_cuda, head_dim);
-    std::printf("  %-13s %-5s %-11s %s\n", name.c_str(), is_exact(b) ? "exact" : "",
-                a.available ? "available" : "unavailable",
-                a.available ? describe(b) : a.reason.c_str());
-  }
+  for (const Row& row : rows)
+    std::printf(
+        "  %-13s %-5s %-11s %s\n", row.name.c_str(), is_exact(row.backend) ? "exact" : "",
+        row.availability.available ? "available" : "unavailable",
+        row.availability.available ? describe(row.backend) : row.availability.reason.c_str());
   return kExitOk;
 }
 
