@@ -1,0 +1,143 @@
+// The autograd side of the memory replay (memory_sim.h): values with a storage, a dtype and a
+// requires-grad flag; ops that allocate their output and keep what LibTorch's autograd node for
+// them saves; a backward in reverse creation order that allocates gradients, frees saved tensors
+// as their node runs, and re-runs checkpointed blocks. Each op documents the LibTorch behaviour it
+// mirrors. Internal to the estimator.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "estimator/memory_sim.h"
+
+namespace latentcast::estimator {
+
+enum class Dtype { F32, BF16, F16, I8, I32, I64, Bool };
+int dtype_bytes(Dtype d);
+
+// A tensor of the replayed program. Copies share the storage (like torch::Tensor).
+struct V {
+  StoragePtr storage;
+  std::int64_t numel = 0;
+  Dtype dtype = Dtype::F32;
+  bool requires_grad = false;
+  int id = -1;     // identifies the value for its gradient
+  int param = -1;  // index of the parameter it is (or a cast of it), -1 otherwise
+  std::int64_t bytes() const { return numel * dtype_bytes(dtype); }
+};
+
+// Device behaviour the ops depend on.
+struct DeviceRules {
+  bool cuda = false;
+  // Mixed precision (CUDA autocast): matmul-like ops cast inputs and weights to `half`.
+  bool autocast = false;
+  Dtype half = Dtype::BF16;
+  // CPU dropout keeps a float noise tensor; CUDA's fused dropout a one-byte mask.
+  // Workspace of a convolution's forward and backward, in units of its output / input bytes.
+  double conv_forward_workspace = 0.0;
+  double conv_backward_workspace = 0.0;
+};
+
+class Graph {
+ public:
+  Graph(Sim& sim, DeviceRules rules) : sim_(sim), rules_(rules) {}
+
+  Sim& sim() { return sim_; }
+  const DeviceRules& rules() const { return rules_; }
+
+  // ---- values ----
+  // A parameter tensor of `numel` fp32 values (allocated now, as Weights unless said otherwise).
+  int add_param(std::int64_t numel, Cat cat = Cat::Weights);
+  V param(int index);
+  std::int64_t param_numel(int index) const { return params_[index].numel; }
+  std::size_t param_count() const { return params_.size(); }
+  StoragePtr& param_grad(int index) { return params_[index].grad; }
+  void set_trainable(int index, bool trainable) { params_[index].trainable = trainable; }
+  // A tensor that does not require grad (data, noise, timesteps).
+  V input(std::int64_t numel, Dtype dtype, Cat cat = Cat::Temporary);
+
+  // ---- modes ----
+  bool grad_enabled() const { return grad_; }
+  void set_grad_enabled(bool on) { grad_ = on; }
+  void set_autocast(bool on);  // leaving autocast clears its weight cache, as LibTorch does
+
+  // ---- ops ----
+  // A new tensor computed from `inputs` (an elementwise op, a reduction, a resize...). `saved` is
+  // what the op's autograd node keeps; `temp` bytes are held only while the op runs.
+  V op(const std::vector<V>& inputs, std::int64_t numel, Dtype dtype, const std::vector<V>& saved,
+       Cat cat = Cat::Activations, std::int64_t forward_temp = 0, std::int64_t backward_temp = 0);
+  // An op whose backward hands the output gradient to its inputs without a new tensor (add of same
+  // shapes, cat, reshape of a contiguous tensor).
+  V op_alias_grad(const std::vector<V>& inputs, std::int64_t numel, Dtype dtype,
+                  Cat cat = Cat::Activations);
+  // A view: shares x's storage. `full_grad`: its backward allocates a gradient of the whole base
+  // (select, index), else the gradient is a view of the output gradient.
+  V view(const V& x, std::int64_t numel, bool full_grad = false);
+  // Casts to `dtype` (a copy unless the dtype matches).
+  V cast(const V& x, Dtype dtype, Cat cat = Cat::Activations);
+  // Casts for a matmul-like op under autocast (weights through the autocast cache).
+  V autocast_in(const V& x);
+
+  // The layers of the model (parameters by index).
+  V conv(const V& x, int weight, int bias, std::int64_t out_numel);
+  V linear(const V& x, int weight, int bias, std::int64_t out_numel);
+  V group_norm(const V& x, int weight, int bias, std::int64_t groups_x_batch);
+  V silu(const V& x);
+  V dropout(const V& x);
+  V add(const V& a, const V& b);  // same shapes, or b broadcast (grad summed down)
+  V matmul(const V& a, const V& b, std::int64_t out_numel, bool copy_a = false,
+           bool copy_b = false);
+  V softmax(const V& x, Dtype out_dtype);
+  V mse_loss(const V& prediction, const V& target);
+
+  // Gradient checkpointing (model/nn/checkpoint.cpp): the block runs without grad, its inputs are
+  // saved, and the backward re-runs it with grad before differentiating it.
+  using Block = std::function<V(Graph&, const std::vector<V>&)>;
+  V checkpoint(const std::vector<V>& inputs, const Block& block);
+
+  // Backward from a scalar loss: gradients of trainable parameters end up in param_grad().
+  void backward(const V& loss);
+  // Drops the recorded graph (what leaving the scope of the loss does).
+  void clear_tape() { tape_.clear(); }
+
+ private:
+  struct Node {
+    int out = -1;
+    std::int64_t out_grad_bytes = 0;
+    std::vector<StoragePtr> saved;
+    struct In {
+      int id;
+      int param;
+      std::int64_t grad_bytes;
+      bool alias;
+    };
+    std::vector<In> ins;
+    std::int64_t backward_temp = 0;
+    std::function<std::vector<StoragePtr>(Graph&, Node&, const StoragePtr&)> custom;  // checkpoint
+  };
+  struct Param {
+    std::int64_t numel;
+    StoragePtr storage, grad;
+    int id;
+    bool trainable = true;
+  };
+  using Grads = std::unordered_map<int, StoragePtr>;
+
+  V fresh(std::int64_t numel, Dtype dtype, Cat cat);
+  Node& record(const std::vector<V>& inputs, V& out, const std::vector<V>& saved, bool alias);
+  void accumulate(Grads& grads, const Node::In& in, StoragePtr g);
+  void run_backward(std::vector<Node>& tape, Grads& grads);
+
+  Sim& sim_;
+  DeviceRules rules_;
+  bool grad_ = true, autocast_ = false;
+  int next_id_ = 0;
+  std::vector<Param> params_;
+  std::vector<Node> tape_;
+  std::map<int, V> autocast_cache_;
+};
+
+}  // namespace latentcast::estimator
