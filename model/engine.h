@@ -45,6 +45,10 @@ struct Callbacks {
   std::function<void(const Progress&)> on_progress;    // every step
   std::function<void(const std::string&)> on_message;  // events the user should read
   const std::atomic<bool>* stop = nullptr;  // checked every step; true: checkpoint and stop
+  // train() announces where it is: "model" once the data is prepared and before the forecaster is
+  // built (the training segments are still on the CPU; they move to the device after the call),
+  // "vae" before stage 1 (not on resume), "diffusion" before stage 2 and its latent caching.
+  std::function<void(const std::string& stage)> on_stage;
 };
 
 struct TrainRequest {

@@ -45,6 +45,14 @@ void set_lr(torch::optim::Optimizer& opt, double lr) {
     static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
 }
 
+// Frees the gradients of the optimizer's parameters (set-to-none), called right after each update:
+// LibTorch 1.13's zero_grad() fills them with zeros and keeps them, 2.x frees them; this behaves
+// the same on both, and no gradient stays allocated through validation or the next forward.
+void clear_grads(torch::optim::Optimizer& opt) {
+  for (auto& group : opt.param_groups())
+    for (auto& p : group.params()) p.mutable_grad() = torch::Tensor();
+}
+
 // Dynamic loss scaling for fp16 (Micikevicius et al. 2018): scale the loss, skip steps whose
 // gradients overflow and halve the scale; double it after a run of good steps.
 struct LossScaler {
@@ -73,15 +81,18 @@ struct LossScaler {
 };
 
 struct Segments {
-  torch::Tensor history, future;  // [M, L], [M, H] scaled, on the device
+  torch::Tensor history, future;  // [M, L], [M, H] scaled
+
+  Segments to(torch::Device device) const { return {history.to(device), future.to(device)}; }
 };
 
+// On the CPU: train() moves them to the device after on_stage("model"), so that a measurement on
+// CUDA counts them.
 Segments make_segments(const detail::PreparedData& data, const data::Scaler& scaler,
-                       const data::RowRange& range, const ProjectConfig& config,
-                       torch::Device device) {
+                       const data::RowRange& range, const ProjectConfig& config) {
   const auto w = data::make_windows(scaler.transform(data.raw), range, config.dataset.lookback,
                                     config.dataset.horizon, config.dataset.stride);
-  return {detail::segments(w.history).to(device), detail::segments(w.future).to(device)};
+  return {detail::segments(w.history), detail::segments(w.future)};
 }
 
 torch::Tensor encode_all(Forecaster& f, const torch::Tensor& segs, bool history) {
@@ -105,6 +116,9 @@ TrainResult train(const TrainRequest& request, const Callbacks& callbacks) {
     if (callbacks.on_message) callbacks.on_message(m);
   };
   const auto stop_requested = [&] { return callbacks.stop && callbacks.stop->load(); };
+  const auto stage = [&](const std::string& name) {
+    if (callbacks.on_stage) callbacks.on_stage(name);
+  };
 
   ProjectConfig config = request.config;
   if (request.epochs >= 1) {
@@ -166,9 +180,12 @@ TrainResult train(const TrainRequest& request, const Callbacks& callbacks) {
     }
     const data::Scaler scaler{meta.scaler_mean, meta.scaler_std};
 
+    Segments train_set = make_segments(data, scaler, data.split.train, config);
+    Segments val_set = make_segments(data, scaler, data.split.val, config);
+    stage("model");
     Forecaster f(config, meta, attention, dev.device);
-    const Segments train_set = make_segments(data, scaler, data.split.train, config, dev.device);
-    const Segments val_set = make_segments(data, scaler, data.split.val, config, dev.device);
+    train_set = train_set.to(dev.device);  // the same tensors on the CPU
+    val_set = val_set.to(dev.device);
     const std::int64_t M = train_set.history.size(0);
     const std::int64_t B = std::min<std::int64_t>(config.memory.batch_size, M);
     if (M == 0) throw std::invalid_argument("dataset: the training split holds no complete window");
@@ -205,6 +222,7 @@ TrainResult train(const TrainRequest& request, const Callbacks& callbacks) {
                 "), so the weights are kept and the optimizer starts fresh");
       }
     } else {
+      stage("vae");
       torch::optim::AdamW vae_opt(f.vae->parameters(),
                                   torch::optim::AdamWOptions(kVaeLearningRate).weight_decay(0));
       f.vae->train();
@@ -227,10 +245,10 @@ TrainResult train(const TrainRequest& request, const Callbacks& callbacks) {
                       std::min<std::int64_t>(tc.warmup_steps, tc.vae_steps / 10), tc.vae_steps);
         set_lr(vae_opt, vae_lr);
         const nn::VaeLoss loss = nn::vae_loss(f.vae->forward(images), images, kVaeKlWeight);
-        vae_opt.zero_grad();
         loss.total.backward();
         if (tc.grad_clip > 0) torch::nn::utils::clip_grad_norm_(f.vae->parameters(), tc.grad_clip);
         vae_opt.step();
+        clear_grads(vae_opt);
         if (callbacks.on_progress) {
           Progress p;
           p.stage = "vae";
@@ -247,7 +265,10 @@ TrainResult train(const TrainRequest& request, const Callbacks& callbacks) {
         }
       }
       f.vae->eval();
-      // Unit-variance latents for the diffusion (as in Rombach et al. 2022, sec. 4.3.2).
+      for (auto& p : f.vae->parameters()) p.set_requires_grad(false);
+      // Unit-variance latents for the diffusion (as in Rombach et al. 2022, sec. 4.3.2); without
+      // a graph, so the probe holds no activations.
+      torch::NoGradGuard no_grad;
       const torch::Tensor probe =
           encode_all(f, train_set.future.slice(0, 0, std::min<std::int64_t>(M, 2048)), false);
       const double spread = probe.std().item<double>();
@@ -280,6 +301,7 @@ TrainResult train(const TrainRequest& request, const Callbacks& callbacks) {
     }
 
     // ---- latents (cached, or encoded per batch) ----
+    stage("diffusion");
     torch::Tensor z_hist, z_fut;
     if (config.memory.latent_caching) {
       z_hist = encode_all(f, train_set.history, true);
@@ -300,14 +322,25 @@ TrainResult train(const TrainRequest& request, const Callbacks& callbacks) {
                   .to(dev.device);
       val_noise = torch::randn(val_zf.sizes(), gen, torch::TensorOptions()).to(dev.device);
     }
+    // In chunks of the training batch, so validation needs no more memory than a training step;
+    // the chunk MSEs weighted by their sizes give the MSE over all V segments.
     const auto validate = [&]() -> double {
       torch::NoGradGuard no_grad;
-      const auto noised = f.diffusion.add_noise(val_zf, val_t, val_noise);
-      compat::CudaAutocast cast(autocast, half);
-      return torch::mse_loss(
-                 f.denoise(true, noised.x_t, val_t, val_zh, val_hist).to(torch::kFloat32),
-                 noised.target)
-          .item<double>();
+      double sum = 0;
+      for (std::int64_t b = 0; b < V; b += B) {
+        const std::int64_t e = std::min(V, b + B);
+        const torch::Tensor t = val_t.slice(0, b, e);
+        const auto noised =
+            f.diffusion.add_noise(val_zf.slice(0, b, e), t, val_noise.slice(0, b, e));
+        compat::CudaAutocast cast(autocast, half);
+        const double mse = torch::mse_loss(f.denoise(true, noised.x_t, t, val_zh.slice(0, b, e),
+                                                     val_hist.slice(0, b, e))
+                                               .to(torch::kFloat32),
+                                           noised.target)
+                               .item<double>();
+        sum += mse * double(e - b);
+      }
+      return sum / double(V);
     };
 
     // ---- stage 2 ----
@@ -359,12 +392,12 @@ TrainResult train(const TrainRequest& request, const Callbacks& callbacks) {
         loss = torch::mse_loss(f.denoise(false, noised.x_t, t, zh, hist).to(torch::kFloat32),
                                noised.target);
       }
-      optimizer.zero_grad();
       (scaler_fp16.enabled ? loss * scaler_fp16.scale : loss).backward();
       if (scaler_fp16.unscale(params)) {
         if (tc.grad_clip > 0) torch::nn::utils::clip_grad_norm_(params, tc.grad_clip);
         optimizer.step();
       }
+      clear_grads(optimizer);
       // EMA warm-up: the decay grows linearly from 0 so early averages do not drag in random
       // weights.
       const double decay =
