@@ -69,6 +69,34 @@ struct TrainResult {
 
 TrainResult train(const TrainRequest& request, const Callbacks& callbacks);
 
+// A short real training run whose memory is measured (DESIGN.md section 4): train() with
+// training.vae_steps = training.steps = `steps`, validation at the last step, no early stop, into a
+// temporary run directory that is removed afterwards.
+struct MeasureRequest {
+  ProjectConfig config;         // validated project (dataset paths absolute)
+  std::string device = "auto";  // cpu | cuda | auto
+  std::int64_t steps = 3;       // steps of each stage (>= 1)
+};
+
+// Peaks are bytes above the baseline taken once the data is prepared (on_stage "model"): what the
+// model, its training and validation add. CUDA: the caching allocator's peak statistics (allocated:
+// live tensors; reserved: what the allocator holds from the driver). CPU: LibTorch's CPU
+// allocations counted by model/memory/cpu_memory.h; reserved = allocated there (no caching).
+struct MeasureResult {
+  std::string device;  // "cpu" or "cuda:0 (NAME)"
+  bool cuda = false;
+  std::int64_t steps = 0;
+  std::int64_t peak_allocated_bytes = 0, peak_reserved_bytes = 0;  // the whole run
+  // CUDA: device memory in use outside the caching allocator when the model stage starts (the
+  // context, cuBLAS/cuDNN handles and workspaces); 0 on the CPU.
+  std::int64_t context_bytes = 0;
+  std::int64_t vae_peak_allocated_bytes = 0, diffusion_peak_allocated_bytes = 0;  // per stage
+  std::int64_t vae_peak_reserved_bytes = 0, diffusion_peak_reserved_bytes = 0;
+  std::vector<std::string> messages;  // everything reported through on_message
+};
+
+MeasureResult measure(const MeasureRequest& request, const Callbacks& callbacks);
+
 struct ForecastRequest {
   ProjectConfig config;
   std::string checkpoint;  // best.pt or last.pt of a run
