@@ -151,7 +151,7 @@ Estimate estimate_peak(const EstimateRequest& request) {
   Estimate e;
   e.backend = resolve(request);
   if (e.backend == AttentionBackend::Auto) e.backend = AttentionBackend::Math;
-  DeviceRules rules;
+  DeviceRules rules = request.device.cuda ? DeviceRules() : DeviceRules::cpu();
   rules.cuda = request.device.cuda;
   const Precision precision = request.config.memory.precision;
   rules.autocast = rules.cuda && precision != Precision::Fp32;

@@ -71,26 +71,24 @@ void Graph::set_autocast(bool on) {
   if (!autocast_) autocast_cache_.clear();
 }
 
-Graph::Node& Graph::record(const std::vector<V>& inputs, V& out, const std::vector<V>& saved,
-                           bool alias) {
-  Node n;
+Graph::Node& Graph::record(VList inputs, V& out, VList saved, bool alias) {
+  tape_.emplace_back();
+  Node& n = tape_.back();
   n.out = out.id;
   n.out_grad_bytes = out.bytes();
   for (const V& s : saved)
-    if (s.storage) n.saved.push_back(s.storage);
+    if (s.storage) n.saved[n.saved_count++] = s.storage;
   for (const V& in : inputs) {
     if (!in.requires_grad) continue;
     // The gradient can alias the output's only when it has the same size and dtype.
     const bool same = alias && in.numel == out.numel && in.dtype == out.dtype;
-    n.ins.push_back({in.id, in.param, in.bytes(), same});
+    n.ins[n.in_count++] = {in.id, in.param, in.bytes(), same};
   }
   out.requires_grad = true;
-  tape_.push_back(std::move(n));
-  return tape_.back();
+  return n;
 }
 
-V Graph::op(const std::vector<V>& inputs, std::int64_t numel, Dtype dtype,
-            const std::vector<V>& saved, Cat cat, std::int64_t forward_temp,
+V Graph::op(VList inputs, std::int64_t numel, Dtype dtype, VList saved, Cat cat, std::int64_t forward_temp,
             std::int64_t backward_temp) {
   V out = fresh(numel, dtype, cat);
   if (forward_temp > 0) sim_.spike(forward_temp, Cat::Temporary);
@@ -100,7 +98,7 @@ V Graph::op(const std::vector<V>& inputs, std::int64_t numel, Dtype dtype,
   return out;
 }
 
-V Graph::op_alias_grad(const std::vector<V>& inputs, std::int64_t numel, Dtype dtype, Cat cat) {
+V Graph::op_alias_grad(VList inputs, std::int64_t numel, Dtype dtype, Cat cat) {
   V out = fresh(numel, dtype, cat);
   bool needs = false;
   for (const V& in : inputs) needs = needs || in.requires_grad;
@@ -118,7 +116,7 @@ V Graph::view(const V& x, std::int64_t numel, bool full_grad) {
     Node& n = record({x}, out, {}, !full_grad);
     // A view's gradient is a view of the output gradient (no bytes); select/index allocate the
     // base's size. A narrower view grows its gradient to the base's size in either case.
-    if (n.ins.empty()) return out;
+    if (n.in_count == 0) return out;
     if (!full_grad && numel == x.numel) n.ins[0].alias = true;
     if (!full_grad && numel != x.numel) n.ins[0].alias = false;
   }
@@ -147,9 +145,11 @@ V Graph::conv(const V& x, int weight, int bias, std::int64_t out_numel) {
   const V xi = autocast_in(x), w = autocast_in(param(weight)), b = autocast_in(param(bias));
   // Convolution saves its input and weight; the backward allocates grad_input and the parameter
   // gradients, plus the backend's workspace.
-  const auto fwd = static_cast<std::int64_t>(rules_.conv_forward_workspace *
-                                             double(out_numel * dtype_bytes(xi.dtype)));
-  const auto bwd = static_cast<std::int64_t>(rules_.conv_backward_workspace * double(xi.bytes()));
+  const double in_bytes = double(xi.bytes()), out_bytes = double(out_numel * dtype_bytes(xi.dtype));
+  const auto fwd =
+      static_cast<std::int64_t>(rules_.conv_forward_workspace * std::max(in_bytes, out_bytes));
+  const auto bwd =
+      static_cast<std::int64_t>(rules_.conv_backward_workspace * (in_bytes + out_bytes));
   return op({xi, w, b}, out_numel, xi.dtype, {xi, w}, Cat::Activations, fwd, bwd);
 }
 
@@ -162,7 +162,8 @@ V Graph::group_norm(const V& x, int weight, int bias, std::int64_t groups_x_batc
   // group_norm runs in fp32 under autocast; it saves its input and the per-group mean and rstd.
   const V xi = autocast_ ? cast(x, Dtype::F32) : x;
   V stats = fresh(2 * groups_x_batch, xi.dtype, Cat::Activations);
-  return op({xi, param(weight), param(bias)}, x.numel, xi.dtype, {xi, stats});
+  return op({xi, param(weight), param(bias)}, x.numel, xi.dtype, {xi, stats}, Cat::Activations, 0,
+            static_cast<std::int64_t>(rules_.norm_backward_workspace * double(xi.bytes())));
 }
 
 V Graph::silu(const V& x) {
@@ -186,10 +187,10 @@ V Graph::matmul(const V& a, const V& b, std::int64_t out_numel, bool copy_a, boo
   // A strided operand is copied to a contiguous one by matmul's reshape; bmm saves the copies.
   if (copy_a && x.dtype == a.dtype) x = op_alias_grad({x}, x.numel, x.dtype, Cat::Attention);
   if (copy_b && y.dtype == b.dtype) y = op_alias_grad({y}, y.numel, y.dtype, Cat::Attention);
-  std::vector<V> saved;
-  if (y.requires_grad) saved.push_back(x);
-  if (x.requires_grad) saved.push_back(y);
-  return op({x, y}, out_numel, x.dtype, saved, Cat::Attention);
+  // bmm saves each operand for the other's gradient.
+  const V none;
+  return op({x, y}, out_numel, x.dtype, {y.requires_grad ? x : none, x.requires_grad ? y : none},
+            Cat::Attention);
 }
 
 V Graph::softmax(const V& x, Dtype out_dtype) {
@@ -224,7 +225,7 @@ V Graph::checkpoint(const std::vector<V>& inputs, const Block& block) {
     std::size_t next_saved = 0;
     for (const V& s : shapes) {
       V d = s;
-      d.storage = node.saved[next_saved++];
+      d.storage = node.saved[int(next_saved++)];
       d.id = g.next_id_++;
       d.param = -1;
       detached.push_back(d);
@@ -276,7 +277,7 @@ void Graph::run_backward(std::vector<Node>& tape, Grads& grads) {
   for (auto node = tape.rbegin(); node != tape.rend(); ++node) {
     const auto it = grads.find(node->out);
     if (it == grads.end()) {
-      node->saved.clear();
+      node->release();
       continue;
     }
     StoragePtr grad_out = std::move(it->second);
@@ -284,23 +285,23 @@ void Graph::run_backward(std::vector<Node>& tape, Grads& grads) {
     if (node->custom) {
       std::vector<StoragePtr> handed = node->custom(*this, *node, grad_out);
       grad_out.reset();
-      node->saved.clear();
-      for (std::size_t i = 0; i < node->ins.size() && i < handed.size(); ++i)
+      node->release();
+      for (int i = 0; i < node->in_count && i < int(handed.size()); ++i)
         accumulate(grads, node->ins[i], std::move(handed[i]));
       continue;
     }
-    std::vector<std::pair<const Node::In*, StoragePtr>> produced;
-    for (const Node::In& in : node->ins) {
-      if (in.param >= 0) {
-        produced.emplace_back(&in, grad_out);  // accumulate allocates .grad itself
-        continue;
-      }
-      produced.emplace_back(&in, in.alias ? grad_out : sim_.alloc(in.grad_bytes, Cat::Temporary));
+    std::array<StoragePtr, 4> produced;
+    for (int i = 0; i < node->in_count; ++i) {
+      const Node::In& in = node->ins[i];
+      // Parameters: accumulate() allocates .grad itself.
+      produced[i] = in.param >= 0 || in.alias ? grad_out
+                                               : sim_.alloc(in.grad_bytes, Cat::Temporary);
     }
     if (node->backward_temp > 0) sim_.spike(node->backward_temp, Cat::Workspace);
-    for (auto& [in, g] : produced) accumulate(grads, *in, std::move(g));
+    for (int i = 0; i < node->in_count; ++i)
+      accumulate(grads, node->ins[i], std::move(produced[i]));
     grad_out.reset();
-    node->saved.clear();
+    node->release();
   }
   tape.clear();
 }

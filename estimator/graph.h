@@ -5,7 +5,9 @@
 // mirrors. Internal to the estimator.
 #pragma once
 
+#include <array>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <unordered_map>
@@ -29,21 +31,45 @@ struct V {
   std::int64_t bytes() const { return numel * dtype_bytes(dtype); }
 };
 
+// A view of values passed to an op: braces or a vector, without a heap allocation. A braced list
+// lives until the end of the call it is an argument of, which is as long as a VList is used.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winit-list-lifetime"
+class VList {
+ public:
+  VList(std::initializer_list<V> values) : data_(values.begin()), size_(values.size()) {}
+  VList(const std::vector<V>& values) : data_(values.data()), size_(values.size()) {}
+  const V* begin() const { return data_; }
+  const V* end() const { return data_ + size_; }
+  std::size_t size() const { return size_; }
+
+ private:
+  const V* data_;
+  std::size_t size_;
+};
+#pragma GCC diagnostic pop
+
 // Device behaviour the ops depend on.
 struct DeviceRules {
   bool cuda = false;
   // Mixed precision (CUDA autocast): matmul-like ops cast inputs and weights to `half`.
   bool autocast = false;
   Dtype half = Dtype::BF16;
-  // CPU dropout keeps a float noise tensor; CUDA's fused dropout a one-byte mask.
-  // Workspace of a convolution's forward and backward, in units of its output / input bytes.
-  double conv_forward_workspace = 0.0;
-  double conv_backward_workspace = 0.0;
+  // Workspaces, measured per op with the counting allocator (CPU, oneDNN): a convolution's forward
+  // reorders into blocked layouts (about max(input, output) bytes), its backward reorders input and
+  // output gradient (input + output bytes); GroupNorm's backward holds a copy of its input.
+  double conv_forward_workspace = 0.0;   // x max(input, output) bytes
+  double conv_backward_workspace = 0.0;  // x (input + output) bytes
+  double norm_backward_workspace = 0.0;  // x input bytes
+  static DeviceRules cpu() { return {false, false, Dtype::BF16, 1.0, 1.0, 1.0}; }
 };
 
 class Graph {
  public:
-  Graph(Sim& sim, DeviceRules rules) : sim_(sim), rules_(rules) {}
+  Graph(Sim& sim, DeviceRules rules) : sim_(sim), rules_(rules) {
+    tape_.reserve(2048);
+    params_.reserve(1024);
+  }
 
   Sim& sim() { return sim_; }
   const DeviceRules& rules() const { return rules_; }
@@ -67,11 +93,11 @@ class Graph {
   // ---- ops ----
   // A new tensor computed from `inputs` (an elementwise op, a reduction, a resize...). `saved` is
   // what the op's autograd node keeps; `temp` bytes are held only while the op runs.
-  V op(const std::vector<V>& inputs, std::int64_t numel, Dtype dtype, const std::vector<V>& saved,
+  V op(VList inputs, std::int64_t numel, Dtype dtype, VList saved,
        Cat cat = Cat::Activations, std::int64_t forward_temp = 0, std::int64_t backward_temp = 0);
   // An op whose backward hands the output gradient to its inputs without a new tensor (add of same
   // shapes, cat, reshape of a contiguous tensor).
-  V op_alias_grad(const std::vector<V>& inputs, std::int64_t numel, Dtype dtype,
+  V op_alias_grad(VList inputs, std::int64_t numel, Dtype dtype,
                   Cat cat = Cat::Activations);
   // A view: shares x's storage. `full_grad`: its backward allocates a gradient of the whole base
   // (select, index), else the gradient is a view of the output gradient.
@@ -107,14 +133,21 @@ class Graph {
   struct Node {
     int out = -1;
     std::int64_t out_grad_bytes = 0;
-    std::vector<StoragePtr> saved;
+    // Fixed capacity: no op saves more than 10 tensors or has more than 4 differentiable inputs.
+    std::array<StoragePtr, 10> saved;
+    int saved_count = 0;
     struct In {
       int id;
       int param;
       std::int64_t grad_bytes;
       bool alias;
     };
-    std::vector<In> ins;
+    std::array<In, 4> ins;
+    int in_count = 0;
+    void release() {
+      for (int i = 0; i < saved_count; ++i) saved[i].reset();
+      saved_count = 0;
+    }
     std::int64_t backward_temp = 0;
     std::function<std::vector<StoragePtr>(Graph&, Node&, const StoragePtr&)> custom;  // checkpoint
   };
@@ -127,7 +160,7 @@ class Graph {
   using Grads = std::unordered_map<int, StoragePtr>;
 
   V fresh(std::int64_t numel, Dtype dtype, Cat cat);
-  Node& record(const std::vector<V>& inputs, V& out, const std::vector<V>& saved, bool alias);
+  Node& record(VList inputs, V& out, VList saved, bool alias);
   void accumulate(Grads& grads, const Node::In& in, StoragePtr g);
   void run_backward(std::vector<Node>& tape, Grads& grads);
 

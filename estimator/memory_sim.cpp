@@ -1,5 +1,7 @@
 #include "estimator/memory_sim.h"
 
+#include <algorithm>
+
 namespace latentcast::estimator {
 
 const char* cat_name(Cat c) {
@@ -28,6 +30,29 @@ const char* cat_name(Cat c) {
   return "?";
 }
 
+BlockPool::~BlockPool() {
+  while (free_) {
+    Free* next = free_->next;
+    ::operator delete(free_);
+    free_ = next;
+  }
+}
+
+void* BlockPool::get(std::size_t bytes) {
+  if (block_ == 0) block_ = std::max(bytes, sizeof(Free));
+  if (bytes > block_) return ::operator new(bytes);  // not expected: one block size per pool
+  if (!free_) return ::operator new(block_);
+  Free* f = free_;
+  free_ = f->next;
+  return f;
+}
+
+void BlockPool::put(void* block) {
+  Free* f = static_cast<Free*>(block);
+  f->next = free_;
+  free_ = f;
+}
+
 Storage::Storage(Sim* sim, std::int64_t bytes, Cat cat) : sim_(sim), bytes_(bytes), cat_(cat) {
   sim_->add(bytes_, cat_);
 }
@@ -41,7 +66,7 @@ std::int64_t Sim::rounded(std::int64_t bytes) const {
 }
 
 StoragePtr Sim::alloc(std::int64_t bytes, Cat cat) {
-  return std::make_shared<Storage>(this, rounded(bytes), cat);
+  return std::allocate_shared<Storage>(PoolAllocator<Storage>(&pool_), this, rounded(bytes), cat);
 }
 
 void Sim::spike(std::int64_t bytes, Cat cat) {

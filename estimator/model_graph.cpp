@@ -558,19 +558,19 @@ struct Tokens {
 
 // AdamW (LibTorch): exp_avg and exp_avg_sq per parameter, allocated at the first step; each
 // parameter's update holds two temporaries of its size (sqrt and the denominator).
+// The replay runs one step of each stage in the steady state, i.e. with this state present (the
+// first real step has none yet, so it never peaks higher).
 struct AdamW {
   std::vector<StoragePtr> state;
-  void step(Graph& g, const std::vector<int>& params) {
-    std::int64_t largest = 0;
-    const bool first = state.empty();
+  AdamW(Graph& g, const std::vector<int>& params) {
     for (int p : params) {
-      const std::int64_t bytes = g.param_numel(p) * 4;
-      if (first) {
-        state.push_back(g.sim().alloc(bytes, Cat::Optimizer));
-        state.push_back(g.sim().alloc(bytes, Cat::Optimizer));
-      }
-      largest = std::max(largest, bytes);
+      state.push_back(g.sim().alloc(g.param_numel(p) * 4, Cat::Optimizer));
+      state.push_back(g.sim().alloc(g.param_numel(p) * 4, Cat::Optimizer));
     }
+  }
+  static void step(Graph& g, const std::vector<int>& params) {
+    std::int64_t largest = 0;
+    for (int p : params) largest = std::max(largest, g.param_numel(p) * 4);
     g.sim().spike(2 * largest, Cat::Temporary);
   }
 };
@@ -617,10 +617,10 @@ ReplayResult replay_training(const ProjectConfig& cfg, AttentionBackend backend,
   for (int p : denoiser) result.parameters += g.param_numel(p);
   for (int p : vae.params) result.vae_parameters += g.param_numel(p);
 
-  // ---- stage 1: the VAE on 2B view images per step (two steps: the second has Adam state) ----
+  // ---- stage 1: the VAE on 2B view images per step ----
   {
-    AdamW opt;
-    for (int step = 0; step < 2; ++step) {
+    const AdamW opt(g, vae.params);
+    {
       sim.set_phase("VAE step: forward");
       zero_grad(g, vae.params);
       V loss;
@@ -661,28 +661,15 @@ ReplayResult replay_training(const ProjectConfig& cfg, AttentionBackend backend,
       sim.set_phase("VAE step: backward");
       g.backward(loss);
       sim.set_phase("VAE step: optimizer");
-      opt.step(g, vae.params);
+      AdamW::step(g, vae.params);
     }
     zero_grad(g, vae.params);
-    // Stage 1 quality: reconstruction of validation images without grad, in chunks of 2B.
-    sim.set_phase("VAE check");
-    g.set_grad_enabled(false);
-    {
-      const V images = encode_views(g, 2 * B, H, S);
-      const V moments = vae.encode(g, images, 2 * B, S);
-      const V recon = vae.decode(g, g.input(2 * B * latent, Dtype::F32), 2 * B, side);
-    }
-    g.set_grad_enabled(true);
   }
   for (int p : vae.params) g.set_trainable(p, false);
-  result.vae_stage_peak = sim.peak();
-  const Bytes vae_breakdown = sim.at_peak();
-  const std::string vae_phase = sim.peak_phase();
-  sim.reset_peak();
-
-  // ---- latents: encoded without grad in chunks of 2B; cached for the whole training split ----
-  const bool was = g.grad_enabled();
+  // Without grad, in chunks of 2B (trainer.cpp encode_all): the latent-scale probe over up to
+  // 2048 training segments, then the reconstruction check on up to 512 validation segments.
   g.set_grad_enabled(false);
+  const std::int64_t chunk = std::max<std::int64_t>(1, std::min<std::int64_t>(2 * B, M));
   const auto encode_chunk = [&](std::int64_t rows, std::int64_t length) {
     V latents;
     {
@@ -692,26 +679,47 @@ ReplayResult replay_training(const ProjectConfig& cfg, AttentionBackend backend,
     }
     return latents;
   };
+  {
+    sim.set_phase("VAE check");
+    const V probe = g.input(std::min<std::int64_t>(M, 2048) * latent, Dtype::F32);
+    encode_chunk(chunk, H);
+  }
+  {
+    const V images = encode_views(g, chunk, H, S);
+    const V moments = vae.encode(g, images, chunk, S);
+    const V recon = vae.decode(g, g.input(chunk * latent, Dtype::F32), chunk, side);
+  }
+  g.set_grad_enabled(true);
+  result.vae_stage_peak = sim.peak();
+  const Bytes vae_breakdown = sim.at_peak();
+  const std::string vae_phase = sim.peak_phase();
+  sim.reset_peak();
+
+  // ---- latents: the caches are allocated whole, then filled chunk by chunk ----
+  g.set_grad_enabled(false);
   sim.set_phase("latent caching");
   std::vector<StoragePtr> cache;
-  const std::int64_t chunk = std::max<std::int64_t>(1, std::min<std::int64_t>(2 * B, M));
   if (cfg.memory.latent_caching) {
-    cache.push_back(sim.alloc(M * latent * 4, Cat::Data));  // the history latents
-    encode_chunk(chunk, H);                                  // the transient of the last chunk
-    cache.push_back(sim.alloc(M * latent * 4, Cat::Data));  // the future latents
+    cache.push_back(sim.alloc(M * latent * 4, Cat::Data));  // history latents
+    cache.push_back(sim.alloc(M * latent * 4, Cat::Data));  // future latents
+    encode_chunk(chunk, H);
   }
   const std::int64_t V_ = std::min<std::int64_t>(data.val_segments, 512);
   if (V_ > 0) {
-    for (const std::int64_t n : {V_ * L * 4, 2 * V_ * latent * 4, V_ * 8, V_ * latent * 4})
-      cache.push_back(sim.alloc(n, Cat::Data));
+    cache.push_back(sim.alloc(V_ * L * 4, Cat::Data));           // validation histories
+    cache.push_back(sim.alloc(2 * V_ * latent * 4, Cat::Data));  // their latents
+    encode_chunk(std::min(chunk, V_), H);
+    cache.push_back(sim.alloc(V_ * 8, Cat::Data));           // timesteps
+    cache.push_back(sim.alloc(V_ * latent * 4, Cat::Data));  // noise
   }
-  g.set_grad_enabled(was);
+  g.set_grad_enabled(true);
+  const bool was = true;
 
-  // ---- stage 2: the denoiser (two steps: the second with the optimizer state) ----
+  // ---- stage 2: the denoiser ----
   const bool autocast = rules.autocast;
-  AdamW opt;
+  const AdamW opt(g, denoiser);
   const StoragePtr perm = sim.alloc(M * 8, Cat::Data);
-  for (int step = 0; step < 2; ++step) {
+  {
     std::vector<BlockBytes> blocks;
     V loss;
     {
@@ -748,7 +756,7 @@ ReplayResult replay_training(const ProjectConfig& cfg, AttentionBackend backend,
     g.backward(loss);
     loss = V();
     sim.set_phase("diffusion step: optimizer");
-    opt.step(g, denoiser);
+    AdamW::step(g, denoiser);
     result.blocks = blocks;
   }
   // Validation: the EMA denoiser without grad on chunks of B.

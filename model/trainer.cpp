@@ -95,16 +95,25 @@ Segments make_segments(const detail::PreparedData& data, const data::Scaler& sca
   return {detail::segments(w.history), detail::segments(w.future)};
 }
 
-torch::Tensor encode_all(Forecaster& f, const torch::Tensor& segs, bool history) {
-  const std::int64_t side = f.future_views.image_size();
-  const std::int64_t chunk =
-      std::max<std::int64_t>(1, Forecaster::kChunkElements / (3 * side * side));
-  std::vector<torch::Tensor> parts;
-  for (std::int64_t b = 0; b < segs.size(0); b += chunk) {
-    const torch::Tensor s = segs.slice(0, b, std::min(segs.size(0), b + chunk));
-    parts.push_back(history ? f.history_latents(s) : f.future_latents(s));
+// Latents of many segments, encoded without grad `rows` segments at a time into one preallocated
+// tensor. The trainer passes 2B rows, the VAE step's batch: a pass without grad at that size holds
+// less than the VAE training step did, so caching never raises the peak above stage 1 (the
+// estimator relies on it), and no concatenation doubles the cache at the end.
+torch::Tensor encode_all(Forecaster& f, const torch::Tensor& segs, bool history,
+                         std::int64_t rows) {
+  torch::NoGradGuard no_grad;
+  torch::Tensor out;
+  for (std::int64_t b = 0; b < segs.size(0); b += rows) {
+    const torch::Tensor s = segs.slice(0, b, std::min(segs.size(0), b + rows));
+    const torch::Tensor z = history ? f.history_latents(s) : f.future_latents(s);
+    if (!out.defined()) {
+      std::vector<std::int64_t> sizes = z.sizes().vec();
+      sizes[0] = segs.size(0);
+      out = torch::empty(sizes, z.options());
+    }
+    out.slice(0, b, b + z.size(0)).copy_(z);
   }
-  return torch::cat(parts, 0);
+  return out;
 }
 
 }  // namespace
@@ -270,7 +279,8 @@ TrainResult train(const TrainRequest& request, const Callbacks& callbacks) {
       // a graph, so the probe holds no activations.
       torch::NoGradGuard no_grad;
       const torch::Tensor probe =
-          encode_all(f, train_set.future.slice(0, 0, std::min<std::int64_t>(M, 2048)), false);
+          encode_all(f, train_set.future.slice(0, 0, std::min<std::int64_t>(M, 2048)), false,
+                     2 * B);
       const double spread = probe.std().item<double>();
       if (spread < 1e-3)
         message("warning: the VAE latents barely vary (std " + std::to_string(spread) +
@@ -285,13 +295,18 @@ TrainResult train(const TrainRequest& request, const Callbacks& callbacks) {
     const Segments& probe_set = val_set.history.size(0) > 0 ? val_set : train_set;
     {
       torch::NoGradGuard no_grad;
-      const torch::Tensor fut = probe_set.future.slice(
-          0, 0, std::min<std::int64_t>(probe_set.future.size(0), kValSegments));
-      const torch::Tensor images = f.future_views.encode(fut);
-      const torch::Tensor recon = f.vae->decode(f.vae->encode_mean(images));
-      const double image_mse = torch::mse_loss(recon, images).item<double>();
-      const double readout_mse =
-          torch::mse_loss(f.future_views.decode_seg(recon), fut).item<double>();
+      const std::int64_t n = std::min<std::int64_t>(probe_set.future.size(0), kValSegments);
+      double image_sum = 0, readout_sum = 0;
+      for (std::int64_t b = 0; b < n; b += 2 * B) {  // chunks of the VAE step's batch
+        const torch::Tensor fut = probe_set.future.slice(0, b, std::min(n, b + 2 * B));
+        const torch::Tensor images = f.future_views.encode(fut);
+        const torch::Tensor recon = f.vae->decode(f.vae->encode_mean(images));
+        const double rows = double(fut.size(0));
+        image_sum += torch::mse_loss(recon, images).item<double>() * rows;
+        readout_sum += torch::mse_loss(f.future_views.decode_seg(recon), fut).item<double>() * rows;
+      }
+      const double image_mse = image_sum / double(std::max<std::int64_t>(n, 1));
+      const double readout_mse = readout_sum / double(std::max<std::int64_t>(n, 1));
       result.vae_recon_mse = image_mse;
       message("VAE reconstruction MSE " + std::to_string(image_mse) + " on images; readout MSE " +
               std::to_string(readout_mse) +
@@ -304,8 +319,8 @@ TrainResult train(const TrainRequest& request, const Callbacks& callbacks) {
     stage("diffusion");
     torch::Tensor z_hist, z_fut;
     if (config.memory.latent_caching) {
-      z_hist = encode_all(f, train_set.history, true);
-      z_fut = encode_all(f, train_set.future, false);
+      z_hist = encode_all(f, train_set.history, true, 2 * B);
+      z_fut = encode_all(f, train_set.future, false, 2 * B);
     }
     const std::int64_t V = std::min<std::int64_t>(val_set.history.size(0), kValSegments);
     torch::Tensor val_hist, val_zh, val_zf, val_t, val_noise;
@@ -314,8 +329,8 @@ TrainResult train(const TrainRequest& request, const Callbacks& callbacks) {
       const torch::Tensor pick =
           torch::linspace(0, val_set.history.size(0) - 1, V).to(torch::kLong).to(dev.device);
       val_hist = val_set.history.index_select(0, pick);
-      val_zh = f.history_latents(val_hist);
-      val_zf = f.future_latents(val_set.future.index_select(0, pick));
+      val_zh = encode_all(f, val_hist, true, 2 * B);
+      val_zf = encode_all(f, val_set.future.index_select(0, pick), false, 2 * B);
       auto gen = at::make_generator<at::CPUGeneratorImpl>(tc.seed + 1);
       val_t = torch::randint(config.model.diffusion_steps, {V}, gen,
                              torch::TensorOptions().dtype(torch::kLong))
