@@ -87,8 +87,10 @@ struct MeasureResult {
   bool cuda = false;
   std::int64_t steps = 0;
   std::int64_t peak_allocated_bytes = 0, peak_reserved_bytes = 0;  // the whole run
-  // CUDA: device memory in use outside the caching allocator when the model stage starts (the
-  // context, cuBLAS/cuDNN handles and workspaces); 0 on the CPU.
+  // CUDA: device memory in use outside the caching allocator (cudaMemGetInfo's total - free minus
+  // the allocator's reserved bytes): the CUDA context, and the kernels and library handles loaded
+  // during the run. The larger of the readings when the model stage starts and when the run ends.
+  // 0 on the CPU.
   std::int64_t context_bytes = 0;
   std::int64_t vae_peak_allocated_bytes = 0, diffusion_peak_allocated_bytes = 0;  // per stage
   std::int64_t vae_peak_reserved_bytes = 0, diffusion_peak_reserved_bytes = 0;

@@ -79,9 +79,12 @@ class Meter {
     reset_peak();
   }
 
-  // Reads the peak of the stage that is running when the run ends.
+  // Reads the peak of the stage that is running when the run ends, and the context again: the
+  // libraries load their kernels and handles during the run, after the first reading.
   void finish() {
-    if (started_) close();
+    if (!started_) return;
+    close();
+    context_end_ = context_now();
   }
 
   bool started() const { return started_; }
@@ -91,7 +94,10 @@ class Meter {
     return {std::max({model_.allocated, vae_.allocated, diffusion_.allocated}),
             std::max({model_.reserved, vae_.reserved, diffusion_.reserved})};
   }
-  std::int64_t context_bytes() const { return context_bytes_; }
+  // CUDA: device memory in use outside the caching allocator when the model stage started and
+  // when the run ended (-1 where it could not be read; 0 on the CPU).
+  std::int64_t context_at_start() const { return context_start_; }
+  std::int64_t context_at_end() const { return context_end_; }
 
  private:
   void start() {
@@ -104,23 +110,36 @@ class Meter {
       const auto stats = alloc::getDeviceStats(index);
       baseline_.allocated = stats.allocated_bytes[0].current;
       baseline_.reserved = stats.reserved_bytes[0].current;
-      std::size_t free_b = 0, total_b = 0;
-      int previous = 0;
-      cudaGetDevice(&previous);
-      cudaSetDevice(index);
-      const cudaError_t status = cudaMemGetInfo(&free_b, &total_b);
-      cudaSetDevice(previous);
-      if (status == cudaSuccess)
-        context_bytes_ =
-            std::max<std::int64_t>(0, std::int64_t(total_b - free_b) - baseline_.reserved);
-      else
-        cudaGetLastError();  // leave no sticky error for the run
+      context_start_ = context_now();
       alloc::resetPeakStats(index);
       return;
     }
 #endif
     baseline_.allocated = baseline_.reserved = memory::cpu_current_bytes();
     memory::reset_cpu_peak();
+  }
+
+  // Device memory in use (cudaMemGetInfo: total - free) minus what the caching allocator holds.
+  std::int64_t context_now() const {
+#if LATENTCAST_WITH_CUDA
+    if (device_.on_cuda) {
+      const int index = device_.device.index();
+      const std::int64_t reserved =
+          c10::cuda::CUDACachingAllocator::getDeviceStats(index).reserved_bytes[0].current;
+      std::size_t free_b = 0, total_b = 0;
+      int previous = 0;
+      cudaGetDevice(&previous);
+      cudaSetDevice(index);
+      const cudaError_t status = cudaMemGetInfo(&free_b, &total_b);
+      cudaSetDevice(previous);
+      if (status != cudaSuccess) {
+        cudaGetLastError();  // leave no sticky error behind
+        return -1;
+      }
+      return std::max<std::int64_t>(0, std::int64_t(total_b - free_b) - reserved);
+    }
+#endif
+    return 0;
   }
 
   Peak peak_now() const {
@@ -155,7 +174,7 @@ class Meter {
   bool started_ = false;
   Peak baseline_, model_, vae_, diffusion_;
   Peak* current_ = &model_;
-  std::int64_t context_bytes_ = 0;
+  std::int64_t context_start_ = 0, context_end_ = 0;
 };
 
 }  // namespace
@@ -213,7 +232,17 @@ MeasureResult measure(const MeasureRequest& request, const Callbacks& callbacks)
   result.vae_peak_reserved_bytes = meter.vae().reserved;
   result.diffusion_peak_allocated_bytes = meter.diffusion().allocated;
   result.diffusion_peak_reserved_bytes = meter.diffusion().reserved;
-  result.context_bytes = meter.context_bytes();
+  result.context_bytes =
+      std::max<std::int64_t>(0, std::max(meter.context_at_start(), meter.context_at_end()));
+  if (dev.on_cuda) {
+    const auto mib = [](std::int64_t b) { return std::to_string((b + (1 << 19)) >> 20); };
+    const std::string m =
+        "CUDA memory outside the caching allocator: " + mib(meter.context_at_start()) +
+        " MiB when the model stage started, " + mib(meter.context_at_end()) +
+        " MiB at the end (kernels and library handles loaded during the run)";
+    result.messages.push_back(m);
+    if (callbacks.on_message) callbacks.on_message(m);
+  }
   return result;
 }
 
