@@ -1,4 +1,5 @@
-// The model commands of latentcast-cli: train, forecast, evaluate (through the torch-free engine).
+// The model commands of latentcast-cli: train, measure, forecast, evaluate (through the torch-free
+// engine).
 #include <unistd.h>
 
 #include <atomic>
@@ -170,6 +171,55 @@ int cmd_train(const std::vector<std::string>& argv) {
   std::printf("%s: %s after %lld steps; best %s, last %s\n", result.run.id.c_str(),
               result.run.status.c_str(), static_cast<long long>(result.run.steps),
               result.run.checkpoint_best.c_str(), result.run.checkpoint_last.c_str());
+  return kExitOk;
+}
+
+int cmd_measure(const std::vector<std::string>& argv) {
+  const Args args(argv, {"--project", "--steps", "--device", "--set"}, {"--json"});
+  engine::MeasureRequest request;
+  request.steps = args.integer("--steps", 3, 1, 100000000);
+  request.config = load_with_overrides(args);
+  request.device = args.value("--device", "auto");
+  const bool as_json = args.flag("--json");
+  ProgressBar bar(as_json);
+  engine::Callbacks callbacks;
+  callbacks.on_progress = [&](const engine::Progress& p) { bar.update(p); };
+  callbacks.on_message = [&](const std::string& m) {
+    if (as_json)
+      std::fprintf(stderr, "%s\n", m.c_str());
+    else
+      bar.message(m);
+  };
+  const engine::MeasureResult m = engine::measure(request, callbacks);
+  if (as_json) {
+    std::cout << json{{"device", m.device},
+                      {"steps", m.steps},
+                      {"peak_allocated_bytes", m.peak_allocated_bytes},
+                      {"peak_reserved_bytes", m.peak_reserved_bytes},
+                      {"context_bytes", m.context_bytes},
+                      {"vae_peak_allocated_bytes", m.vae_peak_allocated_bytes},
+                      {"diffusion_peak_allocated_bytes", m.diffusion_peak_allocated_bytes},
+                      {"vae_peak_reserved_bytes", m.vae_peak_reserved_bytes},
+                      {"diffusion_peak_reserved_bytes", m.diffusion_peak_reserved_bytes}}
+                     .dump(2)
+              << "\n";
+    return kExitOk;
+  }
+  const auto mib = [](std::int64_t bytes) { return double(bytes) / (1024.0 * 1024.0); };
+  std::printf("measured on %s: %lld steps per stage, peaks above the prepared data\n",
+              m.device.c_str(), static_cast<long long>(m.steps));
+  std::printf("  %-20s %14s %14s\n", "", "allocated MiB", "reserved MiB");
+  std::printf("  %-20s %14.1f %14.1f\n", "stage 1 (vae)", mib(m.vae_peak_allocated_bytes),
+              mib(m.vae_peak_reserved_bytes));
+  std::printf("  %-20s %14.1f %14.1f\n", "stage 2 (diffusion)",
+              mib(m.diffusion_peak_allocated_bytes), mib(m.diffusion_peak_reserved_bytes));
+  std::printf("  %-20s %14.1f %14.1f\n", "peak", mib(m.peak_allocated_bytes),
+              mib(m.peak_reserved_bytes));
+  if (m.cuda)
+    std::printf("  %-20s %14.1f   (CUDA context and libraries, outside the allocator)\n", "context",
+                mib(m.context_bytes));
+  else
+    std::printf("  (CPU: LibTorch's CPU allocations counted; reserved = allocated)\n");
   return kExitOk;
 }
 

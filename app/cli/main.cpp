@@ -33,6 +33,8 @@ const Command kCommands[] = {
      "train    --project P [--steps N | --epochs N] [--device cpu|cuda|auto] [--metrics "
      "FILE.jsonl] "
      "[--resume CHECKPOINT] [--set key=value]... [--quiet]"},
+    {"measure", cmd_measure,
+     "measure  --project P [--steps N] [--device cpu|cuda|auto] [--set key=value]... [--json]"},
     {"forecast", cmd_forecast,
      "forecast --project P [--checkpoint C] [--samples K] [--origin ROW] [--seed S] [--out "
      "FILE.csv] "

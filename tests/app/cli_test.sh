@@ -116,6 +116,43 @@ expect 2 "model.image_size: the checkpoint was trained with 16, the project has 
 head -c 1000 "$last/last.pt" > "$dir/broken.pt"
 expect 2 "broken.pt" -- "$cli" forecast --project "$demo" --checkpoint "$dir/broken.pt" --device cpu "${tiny[@]}"
 
+# measure: a short real run of both stages whose memory is counted (on the CPU, LibTorch's allocations)
+expect 2 "--steps" -- "$cli" measure --project "$demo" --device cpu --steps 0 "${tiny[@]}"
+expect 2 "--steps" -- "$cli" measure --project "$demo" --device cpu --steps -3 "${tiny[@]}"
+expect 2 "--steps" -- "$cli" measure --project "$demo" --device cpu --steps three "${tiny[@]}"
+expect 2 "--device" -- "$cli" measure --project "$demo" --device tpu "${tiny[@]}"
+# Fewer windows and 8 x 8 latents, so that stage 2's peak is the training step, not the latent caching.
+measure_json() { "$cli" measure --project "$demo" --device cpu --steps 2 --json "${tiny[@]}" \
+  --set dataset.stride=32 --set model.latent_factor=2 "$@" 2> "$dir/measure.err"; }
+json_int() { printf '%s\n' "$1" | sed -n "s/^ *\"$2\": \([0-9][0-9]*\),\{0,1\}$/\1/p"; }
+runs_before=$(ls -d "$dir"/demo/demo.runs/run-* | wc -l)
+project_before=$(sha256sum "$demo")
+small=$(measure_json --set memory.batch_size=4) || fail "measure --json failed: $(cat "$dir/measure.err")"
+for key in device peak_allocated_bytes peak_reserved_bytes context_bytes steps vae_peak_allocated_bytes \
+           diffusion_peak_allocated_bytes vae_peak_reserved_bytes diffusion_peak_reserved_bytes; do
+  case "$small" in *"\"$key\":"*) ;; *) fail "measure JSON lacks $key: $small";; esac
+done
+case "$small" in *'"device": "cpu"'*) ;; *) fail "measure JSON: device is not cpu: $small";; esac
+[ "$(json_int "$small" steps)" = 2 ] || fail "measure JSON: steps is not 2: $small"
+peak=$(json_int "$small" peak_allocated_bytes)
+vae_peak=$(json_int "$small" vae_peak_allocated_bytes)
+diff_small=$(json_int "$small" diffusion_peak_allocated_bytes)
+if [ -z "$peak" ] || [ -z "$vae_peak" ] || [ -z "$diff_small" ]; then
+  fail "measure JSON: byte counts are not integers: $small"
+else
+  [ "$peak" -gt 0 ] || fail "measure: peak_allocated_bytes is $peak"
+  [ "$vae_peak" -le "$peak" ] && [ "$diff_small" -le "$peak" ] ||
+    fail "measure: a stage peak exceeds the overall peak: $small"
+  [ "$(json_int "$small" peak_reserved_bytes)" = "$peak" ] || fail "measure: CPU reserved != allocated: $small"
+  large=$(measure_json --set memory.batch_size=256) || fail "measure --json failed: $(cat "$dir/measure.err")"
+  diff_large=$(json_int "$large" diffusion_peak_allocated_bytes)
+  [ -n "$diff_large" ] && [ "$diff_large" -gt "$diff_small" ] ||
+    fail "measure: batch 256 does not need more than batch 4 in stage 2 ($diff_large vs $diff_small)"
+fi
+[ "$(ls -d "$dir"/demo/demo.runs/run-* | wc -l)" = "$runs_before" ] || fail "measure left a run beside the project"
+[ "$(sha256sum "$demo")" = "$project_before" ] || fail "measure changed the project file"
+expect 0 "allocated MiB" -- "$cli" measure --project "$demo" --device cpu --steps 1 "${tiny[@]}"
+
 # settings: the contract names are listed with their defaults
 expect 0 "memory.attention_backend" -- "$cli" settings
 expect 0 '"path": "model.image_size"' -- "$cli" settings --json
