@@ -243,6 +243,7 @@ Recommendation recommend(const EstimateRequest& request, double safety) {
     (fits_batch(mid) ? lo : hi) = mid;
   }
   rec.max_batch_size = lo;
+  if (rec.fits_now) return rec;  // nothing to change
   // Single changes, cheapest in speed first: exact attention backends, precision, then
   // checkpointing (recomputation), approximate backends, smaller batches, smaller images.
   const MemoryConfig& mem = request.config.memory;
@@ -251,8 +252,9 @@ Recommendation recommend(const EstimateRequest& request, double safety) {
     const std::int64_t total = total_with(change);
     if (double(total) <= budget) rec.changes.push_back({key, value, total});
   };
+  const AttentionBackend current = resolve(request);
   const auto backend = [&](AttentionBackend b) {
-    if (mem.attention_backend == b) return;
+    if (current == b) return;
     consider("memory.attention_backend", to_string(b), [b](EstimateRequest& r) {
       r.backend = b;
       r.config.memory.attention_backend = b;

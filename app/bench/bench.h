@@ -13,4 +13,8 @@ int bench_csv(int argc, char** argv);
 // --device, --shapes "B,H,N,d;...", --dtype, --pass, --backends, --min-seconds, --json.
 int bench_attention(int argc, char** argv);
 
+// The VRAM estimate against measured peaks over a grid of configurations: --project P (the data),
+// --device cpu|cuda, --steps N, --only SUBSTRING, --max-error FRACTION (exit 1 above it), --json.
+int bench_estimator(int argc, char** argv);
+
 }  // namespace latentcast::bench

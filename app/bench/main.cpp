@@ -20,6 +20,9 @@ const Subcommand kSubcommands[] = {
      "fwd,fwdbwd]\n"
      "            [--backends math,flash,...,sdpa_cudnn] [--min-seconds S] [--json]   every "
      "attention backend"},
+    {"estimator", latentcast::bench::bench_estimator,
+     "estimator --project P [--device cpu|cuda] [--steps N] [--only TEXT] [--max-error F] "
+     "[--json]   estimate vs measured peak over a grid"},
 };
 
 int usage() {

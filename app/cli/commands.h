@@ -17,6 +17,7 @@ int cmd_new(const std::vector<std::string>& args);
 int cmd_validate(const std::vector<std::string>& args);
 int cmd_demo(const std::vector<std::string>& args);
 int cmd_train(const std::vector<std::string>& args);
+int cmd_estimate(const std::vector<std::string>& args);
 int cmd_measure(const std::vector<std::string>& args);
 int cmd_forecast(const std::vector<std::string>& args);
 int cmd_evaluate(const std::vector<std::string>& args);

@@ -33,6 +33,9 @@ const Command kCommands[] = {
      "train    --project P [--steps N | --epochs N] [--device cpu|cuda|auto] [--metrics "
      "FILE.jsonl] "
      "[--resume CHECKPOINT] [--set key=value]... [--quiet]"},
+    {"estimate", cmd_estimate,
+     "estimate --project P [--device cpu|cuda|auto] [--gpu PRESET | --capacity BYTES] "
+     "[--set key=value]... [--recommend] [--json]"},
     {"measure", cmd_measure,
      "measure  --project P [--steps N] [--device cpu|cuda|auto] [--set key=value]... [--json]"},
     {"forecast", cmd_forecast,

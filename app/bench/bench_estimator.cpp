@@ -1,0 +1,221 @@
+// latentcast-bench estimator: the VRAM estimate against the measured peak over a grid of
+// configurations (every backend, checkpointing mode and precision, batch sizes, image sizes, two
+// widths), with the relative errors and the time one estimate takes.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "app/bench/bench.h"
+#include "app/cli/args.h"
+#include "app/cli/estimate_input.h"
+#include "app/project/project.h"
+#include "estimator/estimate.h"
+#include "model/engine.h"
+
+namespace latentcast::bench {
+namespace {
+
+using nlohmann::json;
+
+struct GridPoint {
+  std::string label;
+  std::vector<std::string> sets;  // --set style overrides on top of the base
+};
+
+// The CPU grid (CI): small models that measure in about a second each.
+std::vector<GridPoint> cpu_grid() {
+  const std::vector<std::string> base = {"model.image_size=32",      "model.channels=16,32",
+                                         "model.attention_levels=0,1", "model.heads=2",
+                                         "memory.batch_size=8",      "model.latent_factor=4"};
+  std::vector<GridPoint> grid;
+  const auto add = [&](const std::string& label, std::vector<std::string> extra) {
+    std::vector<std::string> sets = base;
+    sets.insert(sets.end(), extra.begin(), extra.end());
+    grid.push_back({label, sets});
+  };
+  for (const char* b : {"math", "sliced", "flash", "sage", "linear", "channel", "local_window"})
+    add(std::string(b), {std::string("memory.attention_backend=") + b});
+  add("math ckpt=attention", {"memory.attention_backend=math",
+                              "memory.gradient_checkpointing=attention"});
+  add("math ckpt=all", {"memory.attention_backend=math", "memory.gradient_checkpointing=all"});
+  add("flash ckpt=all", {"memory.attention_backend=flash", "memory.gradient_checkpointing=all"});
+  add("math B=1", {"memory.attention_backend=math", "memory.batch_size=1"});
+  add("math B=32", {"memory.attention_backend=math", "memory.batch_size=32"});
+  add("math S=16", {"memory.attention_backend=math", "model.image_size=16"});
+  add("math f=2 S=32", {"memory.attention_backend=math", "model.latent_factor=2"});
+  add("math wide", {"memory.attention_backend=math", "model.channels=32,64"});
+  add("math no cache", {"memory.attention_backend=math", "memory.latent_caching=false"});
+  add("math cross", {"memory.attention_backend=math", "model.conditioning=both"});
+  add("sliced cross ckpt=all", {"memory.attention_backend=sliced", "model.conditioning=both",
+                                "memory.gradient_checkpointing=all"});
+  return grid;
+}
+
+// The CUDA grid: at least 40 configurations across backends, checkpointing, precisions, batch
+// 1..64, image sizes 32..256 and two widths.
+std::vector<GridPoint> cuda_grid() {
+  std::vector<GridPoint> grid;
+  const std::vector<std::string> narrow = {"model.channels=64,128,256", "model.heads=4",
+                                           "model.attention_levels=1,2"};
+  const std::vector<std::string> wide = {"model.channels=128,256,512", "model.heads=8",
+                                         "model.attention_levels=1,2"};
+  const auto add = [&](const std::string& label, const std::vector<std::string>& width, int s,
+                       int b, const std::string& backend, const std::string& ckpt,
+                       const std::string& precision, std::vector<std::string> extra = {}) {
+    std::vector<std::string> sets = width;
+    sets.push_back("model.image_size=" + std::to_string(s));
+    sets.push_back("memory.batch_size=" + std::to_string(b));
+    sets.push_back("memory.attention_backend=" + backend);
+    sets.push_back("memory.gradient_checkpointing=" + ckpt);
+    sets.push_back("memory.precision=" + precision);
+    sets.insert(sets.end(), extra.begin(), extra.end());
+    grid.push_back({label, sets});
+  };
+  // Backends at S=64 and S=128, batch 16.
+  for (const int s : {64, 128})
+    for (const char* b : {"math", "sliced", "linear", "channel", "local_window", "sdpa"})
+      add(std::string(b) + " S=" + std::to_string(s), narrow, s, 16, b, "none", "fp32");
+  // Checkpointing x precision at S=128, batch 16, math and sdpa.
+  for (const char* b : {"math", "sdpa"})
+    for (const char* c : {"none", "attention", "all"})
+      for (const char* p : {"fp32", "bf16", "fp16"})
+        if (!(std::string(c) == "none" && std::string(p) == "fp32"))
+          add(std::string(b) + " ckpt=" + c + " " + p, narrow, 128, 16, b, c, p);
+  // Batch sizes 1..64 at S=64.
+  for (const int b : {1, 4, 32, 64})
+    add("math B=" + std::to_string(b), narrow, 64, b, "math", "none", "fp32");
+  // Image sizes 32..256.
+  add("sdpa S=32", narrow, 32, 16, "sdpa", "none", "fp32");
+  add("sdpa S=256", narrow, 256, 8, "sdpa", "none", "bf16");
+  add("math S=256 ckpt=all", narrow, 256, 4, "math", "all", "bf16");
+  // The wide model.
+  for (const char* p : {"fp32", "bf16"})
+    for (const int b : {8, 32})
+      add(std::string("wide sdpa B=") + std::to_string(b) + " " + p, wide, 64, b, "sdpa", "none",
+          p);
+  add("wide math S=128", wide, 128, 8, "math", "attention", "bf16");
+  add("wide sliced S=128", wide, 128, 8, "sliced", "all", "fp32");
+  add("math no cache", narrow, 64, 16, "math", "none", "fp32", {"memory.latent_caching=false"});
+  add("math cross", narrow, 64, 16, "math", "none", "fp32", {"model.conditioning=both"});
+  return grid;
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+}  // namespace
+
+int bench_estimator(int argc, char** argv) {
+  try {
+    const cli::Args args(std::vector<std::string>(argv + 1, argv + argc),
+                         {"--project", "--device", "--steps", "--max-error", "--only"},
+                         {"--json"});
+    const std::string device = args.value("--device", "cpu");
+    const long long steps = args.integer("--steps", 2, 1, 100);
+    const double max_error = std::stod(args.value("--max-error", "0"));
+    const ProjectConfig base = project::load(args.required("--project"));
+    const std::vector<GridPoint> grid = device == "cpu" ? cpu_grid() : cuda_grid();
+    const std::string only = args.value("--only");
+
+    json rows = json::array();
+    std::vector<double> err_alloc, err_reserved;
+    double worst = 0, worst_under = 0, estimate_us_max = 0;
+    std::fprintf(stderr, "%-28s %11s %11s %7s %11s %11s %7s %9s\n", "configuration", "pred alloc",
+                 "meas alloc", "err", "pred resv", "meas resv", "err", "est [us]");
+    for (const GridPoint& point : grid) {
+      if (!only.empty() && point.label.find(only) == std::string::npos) continue;
+      ProjectConfig config = base;
+      project::apply_overrides(config, point.sets);
+      const cli::EstimateTarget target = cli::estimate_target(config, device, "", 0);
+      const estimator::Estimate e = estimator::estimate(target.request);
+      // Time of one full estimate (with savings), the figure the GUI pays per change.
+      const auto t0 = std::chrono::steady_clock::now();
+      const int reps = 20;
+      for (int i = 0; i < reps; ++i) (void)estimator::estimate(target.request);
+      const double us =
+          std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() /
+          reps;
+      estimate_us_max = std::max(estimate_us_max, us);
+
+      engine::MeasureRequest mr;
+      mr.config = config;
+      mr.device = device;
+      mr.steps = steps;
+      const engine::MeasureResult m = engine::measure(mr, {});
+      const bool cuda = m.cuda;
+      const double ea = double(e.allocated_bytes - m.peak_allocated_bytes) /
+                        double(std::max<std::int64_t>(1, m.peak_allocated_bytes));
+      const double er = double(e.reserved_bytes - m.peak_reserved_bytes) /
+                        double(std::max<std::int64_t>(1, m.peak_reserved_bytes));
+      const double judged = cuda ? er : ea;
+      err_alloc.push_back(std::fabs(ea));
+      err_reserved.push_back(std::fabs(er));
+      worst = std::max(worst, std::fabs(judged));
+      worst_under = std::min(worst_under, judged);
+      std::fprintf(stderr, "%-28s %11.1f %11.1f %+6.1f%% %11.1f %11.1f %+6.1f%% %9.0f\n",
+                   point.label.c_str(), e.allocated_bytes / 1048576.0,
+                   m.peak_allocated_bytes / 1048576.0, 100 * ea, e.reserved_bytes / 1048576.0,
+                   m.peak_reserved_bytes / 1048576.0, 100 * er, us);
+      rows.push_back({{"configuration", point.label},
+                      {"sets", point.sets},
+                      {"attention_backend", to_string(e.backend)},
+                      {"predicted_allocated_bytes", e.allocated_bytes},
+                      {"measured_allocated_bytes", m.peak_allocated_bytes},
+                      {"predicted_reserved_bytes", e.reserved_bytes},
+                      {"measured_reserved_bytes", m.peak_reserved_bytes},
+                      {"predicted_vae_stage_bytes", e.vae_stage_bytes},
+                      {"measured_vae_stage_bytes", m.vae_peak_allocated_bytes},
+                      {"predicted_diffusion_stage_bytes", e.diffusion_stage_bytes},
+                      {"measured_diffusion_stage_bytes", m.diffusion_peak_allocated_bytes},
+                      {"context_bytes", m.context_bytes},
+                      {"error_allocated", ea},
+                      {"error_reserved", er},
+                      {"peak_phase", e.peak_phase},
+                      {"estimate_microseconds", us}});
+    }
+    std::fprintf(stderr,
+                 "\n%zu configurations on %s: |error| allocated median %.2f %% max %.2f %%; "
+                 "reserved median %.2f %% max %.2f %%; worst under-prediction %.2f %%; one "
+                 "estimate (with savings) <= %.0f us\n",
+                 rows.size(), device.c_str(), 100 * median(err_alloc),
+                 100 * (err_alloc.empty() ? 0 : *std::max_element(err_alloc.begin(), err_alloc.end())),
+                 100 * median(err_reserved),
+                 100 * (err_reserved.empty()
+                            ? 0
+                            : *std::max_element(err_reserved.begin(), err_reserved.end())),
+                 100 * worst_under, estimate_us_max);
+    if (args.flag("--json"))
+      std::cout << json{{"device", device},
+                        {"steps", steps},
+                        {"configurations", rows},
+                        {"median_abs_error_allocated", median(err_alloc)},
+                        {"median_abs_error_reserved", median(err_reserved)},
+                        {"worst_under_prediction", worst_under},
+                        {"max_estimate_microseconds", estimate_us_max}}
+                       .dump(2)
+                << "\n";
+    if (max_error > 0 && worst > max_error) {
+      std::fprintf(stderr, "FAILED: an error of %.2f %% exceeds --max-error %.2f %%\n",
+                   100 * worst, 100 * max_error);
+      return 1;
+    }
+    return 0;
+  } catch (const cli::UsageError& e) {
+    std::fprintf(stderr, "latentcast-bench estimator: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "latentcast-bench estimator: %s\n", e.what());
+    return 2;
+  }
+}
+
+}  // namespace latentcast::bench

@@ -1,0 +1,238 @@
+// The estimator's behaviour without LibTorch: each setting moves the estimate the way it moves the
+// real peak, savings and recommendations are consistent with the estimates they come from, and bad
+// input is refused with the field named. (Accuracy against measured peaks: test_estimate_accuracy.)
+#include "estimator/estimate.h"
+
+#include <stdexcept>
+#include <string>
+
+#include "tests/support/check.h"
+
+using namespace latentcast;
+using namespace latentcast::estimator;
+
+namespace {
+
+EstimateRequest small(bool cuda = false) {
+  EstimateRequest r;
+  auto& m = r.config.model;
+  m.image_size = 32;
+  m.latent_factor = 4;
+  m.channels = {32, 64};
+  m.attention_levels = {1};
+  m.heads = 2;
+  r.config.dataset.lookback = 48;
+  r.config.dataset.horizon = 24;
+  r.config.memory.batch_size = 16;
+  r.config.memory.attention_backend = AttentionBackend::Math;
+  r.data = {2000, 300};
+  r.device.cuda = cuda;
+  r.device.name = cuda ? "test gpu" : "cpu";
+  return r;
+}
+
+std::int64_t total(const EstimateRequest& r) {
+  return estimate_peak(r).total_bytes;
+}
+
+// Stage 2 alone: with small UNets the VAE stage is the peak and hides the denoiser's settings.
+std::int64_t diffusion(const EstimateRequest& r) {
+  return estimate_peak(r).diffusion_stage_bytes;
+}
+
+template <class F>
+EstimateRequest with(EstimateRequest r, F change) {
+  change(r);
+  return r;
+}
+
+std::string error_of(const EstimateRequest& r) {
+  try {
+    estimate(r);
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("the breakdown sums to the total and the weights match the parameter count") {
+  for (const bool cuda : {false, true}) {
+    const Estimate e = estimate(small(cuda));
+    std::int64_t sum = 0;
+    for (const auto& t : e.breakdown) sum += t.bytes;
+    EXPECT_EQ(sum, e.total_bytes);
+    EXPECT(e.allocated_bytes > 0);
+    EXPECT(e.reserved_bytes >= e.allocated_bytes);
+    EXPECT_EQ(e.context_bytes > 0, cuda);
+    EXPECT(e.parameters > 0 && e.vae_parameters > 0);
+    EXPECT(e.total_bytes == std::max(e.vae_stage_bytes, e.diffusion_stage_bytes) +
+                               (e.reserved_bytes - e.allocated_bytes) + e.context_bytes);
+  }
+}
+
+TEST_CASE("batch size, image size, channels and caching move the estimate the right way") {
+  const EstimateRequest base = small();
+  const std::int64_t t = total(base);
+  EXPECT(total(with(base, [](auto& r) { r.config.memory.batch_size = 32; })) > t);
+  EXPECT(total(with(base, [](auto& r) { r.config.memory.batch_size = 4; })) < t);
+  EXPECT(total(with(base, [](auto& r) { r.config.model.image_size = 64; })) > t);
+  const std::int64_t d = diffusion(base);
+  EXPECT(diffusion(with(base, [](auto& r) { r.config.model.channels = {64, 128}; })) > d);
+  EXPECT(diffusion(with(base, [](auto& r) { r.config.model.heads = 8; })) > d);  // math scores
+  EXPECT(diffusion(with(base, [](auto& r) { r.config.model.latent_channels = 8; })) > d);
+  EXPECT(diffusion(with(base, [](auto& r) { r.config.model.latent_factor = 2; })) > d);
+  EXPECT(diffusion(with(base, [](auto& r) { r.config.model.attention_levels = {0, 1}; })) > d);
+  // Caching holds 2 x train_segments latents; without it nothing of the kind is kept.
+  const auto cached = with(base, [](auto& r) { r.data.train_segments = 200000; });
+  const auto uncached = with(cached, [](auto& r) { r.config.memory.latent_caching = false; });
+  EXPECT(total(uncached) < total(cached));
+}
+
+TEST_CASE("attention backends: math's N x N scores cost the most at large N") {
+  const EstimateRequest base = with(small(), [](auto& r) {
+    r.config.model.image_size = 128;
+    r.config.model.attention_levels = {0, 1};
+  });
+  const auto with_backend = [&](AttentionBackend b) {
+    return diffusion(with(base, [b](auto& r) { r.config.memory.attention_backend = b; }));
+  };
+  const std::int64_t math = with_backend(AttentionBackend::Math);
+  for (const AttentionBackend b :
+       {AttentionBackend::Sliced, AttentionBackend::Flash, AttentionBackend::Sage,
+        AttentionBackend::Linear, AttentionBackend::Channel, AttentionBackend::LocalWindow})
+    EXPECT(with_backend(b) < math);
+  EXPECT(with_backend(AttentionBackend::Sage) > with_backend(AttentionBackend::Flash));
+}
+
+TEST_CASE("checkpointing lowers the peak: all below attention below none") {
+  const EstimateRequest base = with(small(), [](auto& r) { r.config.memory.batch_size = 64; });
+  const auto mode = [&](CheckpointMode m) {
+    return estimate_peak(
+               with(base, [m](auto& r) { r.config.memory.gradient_checkpointing = m; }))
+        .diffusion_stage_bytes;
+  };
+  EXPECT(mode(CheckpointMode::Attention) < mode(CheckpointMode::None));
+  EXPECT(mode(CheckpointMode::All) < mode(CheckpointMode::Attention));
+}
+
+TEST_CASE("mixed precision lowers the CUDA estimate; on the CPU it changes nothing") {
+  const EstimateRequest gpu = with(small(true), [](auto& r) { r.config.memory.batch_size = 64; });
+  const std::int64_t fp32 = estimate_peak(gpu).diffusion_stage_bytes;
+  for (const Precision p : {Precision::Bf16, Precision::Fp16})
+    EXPECT(estimate_peak(with(gpu, [p](auto& r) { r.config.memory.precision = p; }))
+               .diffusion_stage_bytes < fp32);
+  const EstimateRequest cpu = small(false);
+  EXPECT_EQ(total(with(cpu, [](auto& r) { r.config.memory.precision = Precision::Bf16; })),
+            total(cpu));
+}
+
+TEST_CASE("each active option reports its saving against the unoptimised choice") {
+  EstimateRequest r = small(true);
+  r.config.memory.attention_backend = AttentionBackend::Flash;
+  r.config.memory.gradient_checkpointing = CheckpointMode::All;
+  r.config.memory.precision = Precision::Bf16;
+  r.config.memory.batch_size = 64;
+  r.config.model.image_size = 64;  // math's scores at 32 x 32 tokens: stage 2 is the peak
+  r.config.model.latent_factor = 2;
+  r.config.model.attention_levels = {0, 1};
+  const Estimate e = estimate(r);
+  REQUIRE(e.savings.size() == 3u);
+  // Backend and checkpointing lower stage 2; bf16 cannot lower the VAE stage (stage 1 runs in
+  // fp32), which is the peak once the others apply: its saving is then zero, never negative.
+  for (const Saving& s : e.savings) EXPECT(s.bytes >= 0);
+  EXPECT(e.savings[0].bytes > 0 && e.savings[1].bytes > 0);
+  EXPECT_EQ(e.savings[0].option, std::string("memory.attention_backend"));
+  EXPECT_EQ(e.savings[2].option, std::string("memory.precision"));
+  const std::int64_t math = total(with(r, [](auto& q) {
+    q.config.memory.attention_backend = AttentionBackend::Math;
+  }));
+  EXPECT_EQ(e.savings[0].bytes, math - e.total_bytes);
+}
+
+TEST_CASE("auto resolves like the engine: sdpa, then flash, then math") {
+  EstimateRequest r = small(true);
+  r.config.memory.attention_backend = AttentionBackend::Auto;
+  r.device.sdpa = true;
+  EXPECT(estimate_peak(r).backend == AttentionBackend::Sdpa);
+  r.device.sdpa = false;
+  r.device.flash_kernel = true;
+  EXPECT(estimate_peak(r).backend == AttentionBackend::Flash);
+  r.device.flash_kernel = false;
+  EXPECT(estimate_peak(r).backend == AttentionBackend::Math);
+  r.backend = AttentionBackend::Sliced;  // what the caller resolved wins
+  EXPECT(estimate_peak(r).backend == AttentionBackend::Sliced);
+}
+
+TEST_CASE("recommend: the largest batch that fits, and single changes that fit") {
+  EstimateRequest r = small(true);
+  r.config.model.image_size = 128;
+  r.config.model.attention_levels = {0, 1};
+  r.config.memory.batch_size = 256;
+  const std::int64_t need = total(r);
+  r.device.capacity_bytes = need / 2;
+  r.device.sdpa = true;
+  const Recommendation rec = recommend(r, 0.9);
+  EXPECT(!rec.fits_now);
+  REQUIRE(rec.max_batch_size >= 1);
+  EXPECT(rec.max_batch_size < 256);
+  const double budget = 0.9 * double(r.device.capacity_bytes);
+  EXPECT(double(total(with(r, [&](auto& q) { q.config.memory.batch_size = rec.max_batch_size; }))) <=
+         budget);
+  EXPECT(double(total(with(r, [&](auto& q) {
+           q.config.memory.batch_size = rec.max_batch_size + 1;
+         }))) > budget);
+  REQUIRE(!rec.changes.empty());
+  for (const Change& c : rec.changes) EXPECT(double(c.total_bytes) <= budget);
+  // A capacity that already fits everything keeps the configuration and reports it.
+  r.device.capacity_bytes = need * 4;
+  const Recommendation fine = recommend(r);
+  EXPECT(fine.fits_now);
+  EXPECT(fine.changes.empty());
+  EXPECT(fine.max_batch_size >= 256);
+}
+
+TEST_CASE("presets: 6 to 80 GB CUDA devices; unknown keys are not guessed") {
+  REQUIRE(preset_device("24gb").has_value());
+  EXPECT_EQ(preset_device("24gb")->capacity_bytes, 24LL << 30);
+  EXPECT(preset_device("80gb")->cuda);
+  EXPECT(!preset_device("25gb").has_value());
+  EXPECT_EQ(gpu_presets().size(), std::size_t(7));
+}
+
+TEST_CASE("bad input names the field and never overflows") {
+  const EstimateRequest base = small();
+  EXPECT(error_of(with(base, [](auto& r) { r.config.memory.batch_size = 0; }))
+             .find("memory.batch_size") != std::string::npos);
+  EXPECT(error_of(with(base, [](auto& r) { r.config.memory.batch_size = -3; }))
+             .find("must be positive") != std::string::npos);
+  EXPECT(error_of(with(base, [](auto& r) { r.config.memory.batch_size = 1000000000; }))
+             .find("memory.batch_size") != std::string::npos);
+  EXPECT(error_of(with(base, [](auto& r) { r.config.model.image_size = 0; }))
+             .find("model.image_size") != std::string::npos);
+  EXPECT(error_of(with(base, [](auto& r) { r.config.model.image_size = 30; }))
+             .find("model.image_size") != std::string::npos);
+  EXPECT(error_of(with(base, [](auto& r) { r.config.model.latent_factor = 3; }))
+             .find("model.latent_factor") != std::string::npos);
+  EXPECT(error_of(with(base, [](auto& r) { r.config.model.heads = 3; })).find("model.heads") !=
+         std::string::npos);
+  EXPECT(error_of(with(base, [](auto& r) { r.config.model.channels = {}; }))
+             .find("model.channels") != std::string::npos);
+  EXPECT(error_of(with(base, [](auto& r) { r.config.model.attention_levels = {5}; }))
+             .find("model.attention_levels") != std::string::npos);
+  // Large but legal: 8192-pixel images at batch 4096 are refused as absurd, not wrapped around.
+  EXPECT(error_of(with(base, [](auto& r) {
+           r.config.model.image_size = 8192;
+           r.config.memory.batch_size = 4096;
+         })).find("1 PB") != std::string::npos);
+  EXPECT(error_of(base).empty());
+}
+
+TEST_CASE("format_bytes") {
+  EXPECT_EQ(format_bytes(3LL << 30), std::string("3.00 GiB"));
+  EXPECT_EQ(format_bytes(5LL << 20), std::string("5.0 MiB"));
+  EXPECT_EQ(format_bytes(2048), std::string("2 KiB"));
+}
+
+LCTEST_MAIN
