@@ -130,6 +130,11 @@ V Graph::cast(const V& x, Dtype dtype, Cat cat) {
   return out;
 }
 
+void Graph::use_blas() {
+  if (rules_.cuda && !blas_workspace_)
+    blas_workspace_ = sim_.alloc(std::int64_t(32) << 20, Cat::Workspace);
+}
+
 V Graph::autocast_in(const V& x) {
   if (!autocast_ || x.dtype == rules_.half) return x;
   if (x.param < 0) return cast(x, rules_.half);
@@ -154,6 +159,7 @@ V Graph::conv(const V& x, int weight, int bias, std::int64_t out_numel) {
 }
 
 V Graph::linear(const V& x, int weight, int bias, std::int64_t out_numel) {
+  use_blas();
   const V xi = autocast_in(x), w = autocast_in(param(weight)), b = autocast_in(param(bias));
   return op({xi, w, b}, out_numel, xi.dtype, {xi, w});
 }
@@ -183,6 +189,7 @@ V Graph::add(const V& a, const V& b) {
 }
 
 V Graph::matmul(const V& a, const V& b, std::int64_t out_numel, bool copy_a, bool copy_b) {
+  use_blas();
   V x = autocast_in(a), y = autocast_in(b);
   // A strided operand is copied to a contiguous one by matmul's reshape; bmm saves the copies.
   if (copy_a && x.dtype == a.dtype) x = op_alias_grad({x}, x.numel, x.dtype, Cat::Attention);

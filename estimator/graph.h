@@ -61,7 +61,9 @@ struct DeviceRules {
   double conv_forward_workspace = 0.0;   // x max(input, output) bytes
   double conv_backward_workspace = 0.0;  // x (input + output) bytes
   double norm_backward_workspace = 0.0;  // x input bytes
-  static DeviceRules cpu() { return {false, false, Dtype::BF16, 1.0, 1.0, 1.0}; }
+  static DeviceRules for_cpu() { return {false, false, Dtype::BF16, 1.0, 1.0, 1.0}; }
+  // cuDNN, fitted on the H200 grid of docs/benchmarks.md ("estimator").
+  static DeviceRules for_cuda() { return {true, false, Dtype::BF16, 0.0, 1.0, 0.0}; }
 };
 
 class Graph {
@@ -104,6 +106,9 @@ class Graph {
   V view(const V& x, std::int64_t numel, bool full_grad = false);
   // Casts to `dtype` (a copy unless the dtype matches).
   V cast(const V& x, Dtype dtype, Cat cat = Cat::Activations);
+  // The first cuBLAS call of a CUDA process allocates its workspace (32 MiB for LibTorch 2.x on
+  // Hopper, CUBLAS_WORKSPACE_CONFIG unset) through the caching allocator; it is kept for good.
+  void use_blas();
   // Casts for a matmul-like op under autocast (weights through the autocast cache).
   V autocast_in(const V& x);
 
@@ -171,6 +176,7 @@ class Graph {
   std::vector<Param> params_;
   std::vector<Node> tape_;
   std::map<int, V> autocast_cache_;
+  StoragePtr blas_workspace_;
 };
 
 }  // namespace latentcast::estimator

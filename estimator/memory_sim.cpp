@@ -54,25 +54,25 @@ void BlockPool::put(void* block) {
 }
 
 Storage::Storage(Sim* sim, std::int64_t bytes, Cat cat) : sim_(sim), bytes_(bytes), cat_(cat) {
+  if (sim_->caching_) {
+    block_ = sim_->caching_->allocate(bytes);
+    bytes_ = block_.bytes;
+  }
   sim_->add(bytes_, cat_);
 }
 
 Storage::~Storage() {
+  if (sim_->caching_) sim_->caching_->free(block_);
   sim_->add(-bytes_, cat_);
 }
 
-std::int64_t Sim::rounded(std::int64_t bytes) const {
-  return (bytes + granule_ - 1) / granule_ * granule_;
-}
-
 StoragePtr Sim::alloc(std::int64_t bytes, Cat cat) {
-  return std::allocate_shared<Storage>(PoolAllocator<Storage>(&pool_), this, rounded(bytes), cat);
+  return std::allocate_shared<Storage>(PoolAllocator<Storage>(&pool_), this, bytes, cat);
 }
 
 void Sim::spike(std::int64_t bytes, Cat cat) {
-  const std::int64_t b = rounded(bytes);
-  add(b, cat);
-  add(-b, cat);
+  if (bytes <= 0) return;
+  const Storage momentary(this, bytes, cat);
 }
 
 void Sim::add(std::int64_t bytes, Cat cat) {

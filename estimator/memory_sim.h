@@ -11,6 +11,8 @@
 #include <memory>
 #include <string>
 
+#include "estimator/caching_allocator.h"
+
 namespace latentcast::estimator {
 
 // What a live byte is, for the breakdown of the peak.
@@ -46,6 +48,7 @@ class Storage {
   Sim* sim_;
   std::int64_t bytes_;
   Cat cat_;
+  CachingAllocatorModel::Handle block_;
 };
 using StoragePtr = std::shared_ptr<Storage>;
 
@@ -97,8 +100,11 @@ struct PoolAllocator {
 
 class Sim {
  public:
-  // `granule`: the allocator's rounding (CUDA's caching allocator: 512 bytes; 1 on the CPU).
-  explicit Sim(std::int64_t granule = 1) : granule_(granule) {}
+  // cuda: allocations go through the caching allocator model (rounded blocks, cached segments);
+  // on the CPU every byte is allocated and freed exactly.
+  explicit Sim(bool cuda = false) {
+    if (cuda) caching_ = std::make_unique<CachingAllocatorModel>();
+  }
 
   StoragePtr alloc(std::int64_t bytes, Cat cat);
   // A momentary allocation (a workspace that is freed before the op returns).
@@ -113,18 +119,19 @@ class Sim {
   }
 
   std::int64_t current() const { return current_; }
+  // The caching allocator's reserve (segments), which never shrinks; the CPU: the peak.
+  std::int64_t reserved() const { return caching_ ? caching_->reserved() : peak_; }
   std::int64_t peak() const { return peak_; }
   const Bytes& at_peak() const { return at_peak_; }
   const std::string& peak_phase() const { return peak_phase_; }
 
  private:
   friend class Storage;
-  std::int64_t rounded(std::int64_t bytes) const;
   void add(std::int64_t bytes, Cat cat);
   void note_peak();
 
   BlockPool pool_;  // declared first: destroyed after every storage it holds is gone
-  std::int64_t granule_;
+  std::unique_ptr<CachingAllocatorModel> caching_;
   std::int64_t current_ = 0, peak_ = 0;
   Bytes live_{}, at_peak_{};
   std::string phase_, peak_phase_;

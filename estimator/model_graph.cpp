@@ -135,6 +135,7 @@ struct Vae {
 // ViewEncoder::encode of `b` segments of length t: the three views stacked, [B, 3, S, S]. The
 // largest transient is the pairwise distance map [B, t, t] next to the SEG and GAF images.
 V encode_views(Graph& g, std::int64_t b, std::int64_t t, std::int64_t s) {
+  g.use_blas();  // the SEG view is two batched matmuls
   V seg = g.input(b * s * s, Dtype::F32), gaf = g.input(b * s * s, Dtype::F32);
   V rp;
   {
@@ -584,7 +585,7 @@ void zero_grad(Graph& g, const std::vector<int>& params) {
 ReplayResult replay_training(const ProjectConfig& cfg, AttentionBackend backend,
                              const TrainingShape& data, const DeviceRules& rules) {
   ReplayResult result;
-  Sim sim(rules.cuda ? 512 : 1);
+  Sim sim(rules.cuda);
   Graph g(sim, rules);
   const auto& m = cfg.model;
   const std::int64_t S = m.image_size, f = m.latent_factor, c = m.latent_channels,
@@ -772,6 +773,7 @@ ReplayResult replay_training(const ProjectConfig& cfg, AttentionBackend backend,
     g.set_grad_enabled(true);
   }
   result.diffusion_stage_peak = sim.peak();
+  result.reserved = sim.reserved();
   const bool vae_higher = result.vae_stage_peak > result.diffusion_stage_peak;
   result.peak = vae_higher ? result.vae_stage_peak : result.diffusion_stage_peak;
   result.breakdown = vae_higher ? vae_breakdown : sim.at_peak();

@@ -4,7 +4,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <unistd.h>
+
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -15,7 +18,7 @@
 #include "app/cli/estimate_input.h"
 #include "app/project/project.h"
 #include "estimator/estimate.h"
-#include "model/engine.h"
+#include "model/engine.h"  // MeasureResult
 
 namespace latentcast::bench {
 namespace {
@@ -105,6 +108,51 @@ std::vector<GridPoint> cuda_grid() {
   return grid;
 }
 
+// Measures one configuration in a fresh latentcast-cli process, as a user's run starts: one-time
+// allocations of a process (the cuBLAS workspace, cuDNN handles) land inside the measurement.
+engine::MeasureResult measure_fresh(const std::string& project, const std::vector<std::string>& sets,
+                                    const std::string& device, long long steps) {
+  char exe[4096] = {0};
+  const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  std::string dir = n > 0 ? std::string(exe, std::size_t(n)) : std::string("latentcast-bench");
+  dir = dir.substr(0, dir.find_last_of('/') + 1);
+  std::string command = "'" + dir + "latentcast-cli' measure --json --project '" + project +
+                        "' --device " + device + " --steps " + std::to_string(steps);
+  for (const auto& set : sets) command += " --set '" + set + "'";
+  command += " 2>/dev/null";
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) throw std::runtime_error("cannot run " + command);
+  std::string text;
+  char buf[4096];
+  for (std::size_t got; (got = std::fread(buf, 1, sizeof buf, pipe)) > 0;) text.append(buf, got);
+  const int status = pclose(pipe);
+  if (status != 0) throw std::runtime_error("measure failed (" + std::to_string(status) + "): " + command);
+  const json j = json::parse(text);
+  engine::MeasureResult m;
+  m.device = j.at("device").get<std::string>();
+  m.cuda = device != "cpu";
+  m.steps = j.at("steps").get<std::int64_t>();
+  m.peak_allocated_bytes = j.at("peak_allocated_bytes").get<std::int64_t>();
+  m.peak_reserved_bytes = j.at("peak_reserved_bytes").get<std::int64_t>();
+  m.context_bytes = j.at("context_bytes").get<std::int64_t>();
+  m.vae_peak_allocated_bytes = j.at("vae_peak_allocated_bytes").get<std::int64_t>();
+  m.diffusion_peak_allocated_bytes = j.at("diffusion_peak_allocated_bytes").get<std::int64_t>();
+  return m;
+}
+
+// The measurements of an earlier run (--json output), to score the current estimator against
+// without measuring again (e.g. a CUDA grid on a machine without a GPU).
+engine::MeasureResult recorded(const json& row) {
+  engine::MeasureResult m;
+  m.cuda = true;
+  m.peak_allocated_bytes = row.at("measured_allocated_bytes").get<std::int64_t>();
+  m.peak_reserved_bytes = row.at("measured_reserved_bytes").get<std::int64_t>();
+  m.vae_peak_allocated_bytes = row.at("measured_vae_stage_bytes").get<std::int64_t>();
+  m.diffusion_peak_allocated_bytes = row.at("measured_diffusion_stage_bytes").get<std::int64_t>();
+  m.context_bytes = row.at("context_bytes").get<std::int64_t>();
+  return m;
+}
+
 double median(std::vector<double> v) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -117,25 +165,51 @@ double median(std::vector<double> v) {
 int bench_estimator(int argc, char** argv) {
   try {
     const cli::Args args(std::vector<std::string>(argv + 1, argv + argc),
-                         {"--project", "--device", "--steps", "--max-error", "--only"},
+                         {"--project", "--device", "--steps", "--max-error", "--only", "--recorded"},
                          {"--json"});
     const std::string device = args.value("--device", "cpu");
     const long long steps = args.integer("--steps", 2, 1, 100);
     const double max_error = std::stod(args.value("--max-error", "0"));
     const ProjectConfig base = project::load(args.required("--project"));
-    const std::vector<GridPoint> grid = device == "cpu" ? cpu_grid() : cuda_grid();
+    std::vector<GridPoint> grid = device == "cpu" ? cpu_grid() : cuda_grid();
     const std::string only = args.value("--only");
+    json recording;
+    if (args.has("--recorded")) {
+      std::ifstream in(args.value("--recorded"));
+      if (!in) throw cli::UsageError("--recorded: cannot read " + args.value("--recorded"));
+      recording = json::parse(in).at("configurations");
+      grid.clear();
+      for (const auto& row : recording)
+        grid.push_back({row.at("configuration").get<std::string>(),
+                        row.at("sets").get<std::vector<std::string>>()});
+    }
 
     json rows = json::array();
     std::vector<double> err_alloc, err_reserved;
     double worst = 0, worst_under = 0, estimate_us_max = 0;
     std::fprintf(stderr, "%-28s %11s %11s %7s %11s %11s %7s %9s\n", "configuration", "pred alloc",
                  "meas alloc", "err", "pred resv", "meas resv", "err", "est [us]");
-    for (const GridPoint& point : grid) {
+    for (std::size_t index = 0; index < grid.size(); ++index) {
+      const GridPoint& point = grid[index];
       if (!only.empty() && point.label.find(only) == std::string::npos) continue;
       ProjectConfig config = base;
       project::apply_overrides(config, point.sets);
-      const cli::EstimateTarget target = cli::estimate_target(config, device, "", 0);
+      cli::EstimateTarget target;
+      if (recording.is_null()) {
+        target = cli::estimate_target(config, device, "", 0);
+      } else {  // the recorded CUDA device, and the backend it resolved
+        ProjectConfig here = config;  // this machine only supplies the data sizes
+        here.memory.attention_backend = AttentionBackend::Math;
+        target = cli::estimate_target(here, "cpu", "", 0);
+        target.request.config = config;
+        estimator::DeviceSpec& d = target.request.device;
+        d.cuda = true;
+        d.name = "recorded CUDA device";
+        d.sdpa = true;
+        d.flash_kernel = false;
+        target.request.backend = *enum_from_string<AttentionBackend>(
+            recording[index].at("attention_backend").get<std::string>());
+      }
       const estimator::Estimate e = estimator::estimate(target.request);
       // Time of one full estimate (with savings), the figure the GUI pays per change.
       const auto t0 = std::chrono::steady_clock::now();
@@ -146,11 +220,10 @@ int bench_estimator(int argc, char** argv) {
           reps;
       estimate_us_max = std::max(estimate_us_max, us);
 
-      engine::MeasureRequest mr;
-      mr.config = config;
-      mr.device = device;
-      mr.steps = steps;
-      const engine::MeasureResult m = engine::measure(mr, {});
+      const engine::MeasureResult m =
+          recording.is_null()
+              ? measure_fresh(args.required("--project"), point.sets, device, steps)
+              : recorded(recording[index]);
       const bool cuda = m.cuda;
       const double ea = double(e.allocated_bytes - m.peak_allocated_bytes) /
                         double(std::max<std::int64_t>(1, m.peak_allocated_bytes));

@@ -1,0 +1,91 @@
+#include "estimator/caching_allocator.h"
+
+namespace latentcast::estimator {
+namespace {
+
+constexpr std::int64_t kMinBlock = 512;             // rounding and smallest split
+constexpr std::int64_t kSmallSize = 1 << 20;        // largest "small" block
+constexpr std::int64_t kSmallBuffer = 2 << 20;      // segment for small blocks
+constexpr std::int64_t kLargeBuffer = 20 << 20;     // segment for blocks under kMinLargeAlloc
+constexpr std::int64_t kMinLargeAlloc = 10 << 20;
+constexpr std::int64_t kRoundLarge = 2 << 20;
+
+std::int64_t round_up(std::int64_t x, std::int64_t to) {
+  return (x + to - 1) / to * to;
+}
+
+}  // namespace
+
+int CachingAllocatorModel::new_block(const Block& b) {
+  if (!unused_.empty()) {
+    const int id = unused_.back();
+    unused_.pop_back();
+    blocks_[id] = b;
+    return id;
+  }
+  blocks_.push_back(b);
+  return static_cast<int>(blocks_.size()) - 1;
+}
+
+CachingAllocatorModel::Handle CachingAllocatorModel::allocate(std::int64_t bytes) {
+  const std::int64_t size = bytes < kMinBlock ? kMinBlock : round_up(bytes, kMinBlock);
+  const bool small = size <= kSmallSize;
+  std::set<Key>& free_blocks = pool(small);
+  int id;
+  const auto it = free_blocks.lower_bound(Key{size, -1, -1});
+  if (it != free_blocks.end()) {
+    id = std::get<2>(*it);
+    free_blocks.erase(it);
+  } else {
+    Block seg;
+    seg.size = small ? kSmallBuffer : size < kMinLargeAlloc ? kLargeBuffer : round_up(size, kRoundLarge);
+    seg.address = next_address_;
+    seg.small = small;
+    next_address_ += seg.size;
+    reserved_ += seg.size;
+    id = new_block(seg);
+  }
+  const std::int64_t remaining = blocks_[id].size - size;
+  if (small ? remaining >= kMinBlock : remaining > kSmallSize) {
+    Block rest;
+    rest.size = remaining;
+    rest.address = blocks_[id].address + size;
+    rest.prev = id;
+    rest.next = blocks_[id].next;
+    rest.small = small;
+    const int rest_id = new_block(rest);
+    if (blocks_[rest_id].next >= 0) blocks_[blocks_[rest_id].next].prev = rest_id;
+    blocks_[id].next = rest_id;
+    blocks_[id].size = size;
+    free_blocks.insert(key(rest_id));
+  }
+  blocks_[id].allocated = true;
+  return {id, blocks_[id].size};
+}
+
+void CachingAllocatorModel::free(const Handle& handle) {
+  int id = handle.block;
+  std::set<Key>& free_blocks = pool(blocks_[id].small);
+  blocks_[id].allocated = false;
+  // Merge with the free neighbours in the segment.
+  const int prev = blocks_[id].prev;
+  if (prev >= 0 && !blocks_[prev].allocated) {
+    free_blocks.erase(key(prev));
+    blocks_[prev].size += blocks_[id].size;
+    blocks_[prev].next = blocks_[id].next;
+    if (blocks_[id].next >= 0) blocks_[blocks_[id].next].prev = prev;
+    unused_.push_back(id);
+    id = prev;
+  }
+  const int next = blocks_[id].next;
+  if (next >= 0 && !blocks_[next].allocated) {
+    free_blocks.erase(key(next));
+    blocks_[id].size += blocks_[next].size;
+    blocks_[id].next = blocks_[next].next;
+    if (blocks_[next].next >= 0) blocks_[blocks_[next].next].prev = id;
+    unused_.push_back(next);
+  }
+  free_blocks.insert(key(id));
+}
+
+}  // namespace latentcast::estimator

@@ -1,0 +1,46 @@
+// A model of LibTorch's CUDA caching allocator (c10/cuda/CUDACachingAllocator.cpp, default
+// settings): sizes rounded up to 512 bytes; blocks of at most 1 MiB come from 2 MiB segments,
+// blocks under 10 MiB from 20 MiB segments, larger ones from segments rounded up to 2 MiB; a
+// request takes the smallest cached free block that is large enough (best fit) and splits off
+// the rest when more than 512 bytes (small) or 1 MiB (large) remain; freed blocks merge with free
+// neighbours of their segment and stay cached. Segments are never returned, so the reserve only
+// grows: its final value is its peak. Internal to the estimator.
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <tuple>
+#include <vector>
+
+namespace latentcast::estimator {
+
+class CachingAllocatorModel {
+ public:
+  struct Handle {
+    int block = -1;
+    std::int64_t bytes = 0;  // what the allocator counts as allocated (the block's size)
+  };
+
+  Handle allocate(std::int64_t bytes);
+  void free(const Handle& handle);
+  std::int64_t reserved() const { return reserved_; }
+
+ private:
+  struct Block {
+    std::int64_t size = 0, address = 0;
+    int prev = -1, next = -1;
+    bool allocated = false, small = false;
+  };
+  using Key = std::tuple<std::int64_t, std::int64_t, int>;  // size, address, block
+
+  int new_block(const Block& b);
+  std::set<Key>& pool(bool small) { return small ? small_ : large_; }
+  Key key(int id) const { return {blocks_[id].size, blocks_[id].address, id}; }
+
+  std::vector<Block> blocks_;
+  std::vector<int> unused_;
+  std::set<Key> small_, large_;
+  std::int64_t reserved_ = 0, next_address_ = 0;
+};
+
+}  // namespace latentcast::estimator
