@@ -135,6 +135,12 @@ void Graph::use_blas() {
     blas_workspace_ = sim_.alloc(std::int64_t(32) << 20, Cat::Workspace);
 }
 
+void Graph::use_blas_lt() {
+  use_blas();
+  if (rules_.cuda && !blas_lt_workspace_)
+    blas_lt_workspace_ = sim_.alloc(std::int64_t(32) << 20, Cat::Workspace);
+}
+
 V Graph::autocast_in(const V& x) {
   if (!autocast_ || x.dtype == rules_.half) return x;
   if (x.param < 0) return cast(x, rules_.half);
@@ -159,7 +165,7 @@ V Graph::conv(const V& x, int weight, int bias, std::int64_t out_numel) {
 }
 
 V Graph::linear(const V& x, int weight, int bias, std::int64_t out_numel) {
-  use_blas();
+  use_blas_lt();
   const V xi = autocast_in(x), w = autocast_in(param(weight)), b = autocast_in(param(bias));
   return op({xi, w, b}, out_numel, xi.dtype, {xi, w});
 }

@@ -109,6 +109,9 @@ class Graph {
   // The first cuBLAS call of a CUDA process allocates its workspace (32 MiB for LibTorch 2.x on
   // Hopper, CUBLAS_WORKSPACE_CONFIG unset) through the caching allocator; it is kept for good.
   void use_blas();
+  // Linear layers (addmm with bias) go through cuBLASLt, whose workspace (another 32 MiB) is
+  // allocated at its first use: the H200 grid shows both, the second in stage 2.
+  void use_blas_lt();
   // Casts for a matmul-like op under autocast (weights through the autocast cache).
   V autocast_in(const V& x);
 
@@ -176,7 +179,7 @@ class Graph {
   std::vector<Param> params_;
   std::vector<Node> tape_;
   std::map<int, V> autocast_cache_;
-  StoragePtr blas_workspace_;
+  StoragePtr blas_workspace_, blas_lt_workspace_;
 };
 
 }  // namespace latentcast::estimator
