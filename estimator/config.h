@@ -119,6 +119,19 @@ struct RunRecord {
   std::vector<std::pair<std::string, double>> metrics;  // name -> value, in file order
 };
 
+// A measured peak of this project's training on one device (latentcast-cli measure), kept with
+// the estimate made for the same settings: their ratio calibrates later estimates for that device.
+struct Calibration {
+  std::string device;    // as the measurement names it, e.g. "cuda:0 (NVIDIA H200)" or "cpu"
+  std::string measured;  // ISO-8601 local time
+  std::int64_t steps = 0;
+  std::int64_t measured_allocated_bytes = 0;
+  std::int64_t measured_reserved_bytes = 0;
+  std::int64_t context_bytes = 0;  // CUDA context and libraries (0 on the CPU)
+  std::int64_t predicted_allocated_bytes = 0;
+  std::int64_t predicted_reserved_bytes = 0;
+};
+
 struct ProjectConfig {
   std::string name = "untitled";
   DatasetConfig dataset;
@@ -127,6 +140,7 @@ struct ProjectConfig {
   TrainingConfig training;
   ForecastConfig forecasting;
   std::vector<RunRecord> runs;
+  std::vector<Calibration> calibrations;  // at most one per device, the latest
 };
 
 }  // namespace latentcast

@@ -127,6 +127,22 @@ std::optional<DeviceSpec> preset_device(const std::string& key) {
   return std::nullopt;
 }
 
+std::optional<Calibrated> calibrated(const Estimate& estimate,
+                                     const std::vector<Calibration>& calibrations,
+                                     const std::string& device) {
+  for (auto c = calibrations.rbegin(); c != calibrations.rend(); ++c) {
+    if (c->device != device || c->predicted_reserved_bytes <= 0 || c->measured_reserved_bytes <= 0)
+      continue;
+    Calibrated out;
+    out.ratio = double(c->measured_reserved_bytes) / double(c->predicted_reserved_bytes);
+    out.total_bytes = static_cast<std::int64_t>(double(estimate.reserved_bytes) * out.ratio) +
+                      (estimate.context_bytes > 0 ? c->context_bytes : 0);
+    out.measured = c->measured;
+    return out;
+  }
+  return std::nullopt;
+}
+
 std::string format_bytes(std::int64_t bytes) {
   const double b = std::fabs(double(bytes));
   char buf[32];

@@ -109,6 +109,18 @@ struct Recommendation {
 // size) that make the configuration fit, ordered by their cost in speed.
 Recommendation recommend(const EstimateRequest& request, double safety = 0.9);
 
+// The estimate for a device the project was measured on (a Calibration with the same device
+// name): the predicted reserve scaled by measured / predicted of that measurement, plus the
+// measured context. nullopt without a usable calibration for `device`.
+struct Calibrated {
+  std::int64_t total_bytes = 0;
+  double ratio = 1.0;    // measured / predicted reserve at the measurement
+  std::string measured;  // when
+};
+std::optional<Calibrated> calibrated(const Estimate& estimate,
+                                     const std::vector<Calibration>& calibrations,
+                                     const std::string& device);
+
 // "1.23 GiB", "512 MiB", "12 KiB".
 std::string format_bytes(std::int64_t bytes);
 

@@ -117,7 +117,7 @@ engine::MeasureResult measure_fresh(const std::string& project, const std::vecto
   std::string dir = n > 0 ? std::string(exe, std::size_t(n)) : std::string("latentcast-bench");
   dir = dir.substr(0, dir.find_last_of('/') + 1);
   std::string command = "'" + dir + "latentcast-cli' measure --json --project '" + project +
-                        "' --device " + device + " --steps " + std::to_string(steps);
+                        "' --no-save --device " + device + " --steps " + std::to_string(steps);
   for (const auto& set : sets) command += " --set '" + set + "'";
   command += " 2>/dev/null";
   FILE* pipe = popen(command.c_str(), "r");

@@ -69,8 +69,13 @@ int cmd_estimate(const std::vector<std::string>& argv) {
   else if (args.flag("--recommend"))
     throw UsageError("--recommend: the capacity is unknown; give --gpu PRESET or --capacity BYTES");
 
+  const auto cal = estimator::calibrated(e, config.calibrations, target.request.device.name);
   if (args.flag("--json")) {
     json out = estimate_json(e);
+    if (cal) {
+      out["calibrated_total_bytes"] = cal->total_bytes;
+      out["calibration"] = {{"ratio", cal->ratio}, {"measured", cal->measured}};
+    }
     out["device"] = target.request.device.name;
     out["cuda"] = target.request.device.cuda;
     out["train_segments"] = target.request.data.train_segments;
@@ -83,6 +88,9 @@ int cmd_estimate(const std::vector<std::string>& argv) {
               target.request.device.cuda ? " (CUDA)" : " (tensor bytes; no CUDA context)");
   std::printf("attention: %s   peak during: %s\n", to_string(e.backend), e.peak_phase.c_str());
   std::printf("estimate:  %s", format_bytes(e.total_bytes).c_str());
+  if (cal)
+    std::printf("   calibrated: %s (measured here %s, x%.3f)", format_bytes(cal->total_bytes).c_str(),
+                cal->measured.c_str(), cal->ratio);
   if (e.capacity_bytes > 0)
     std::printf("   of %s: %s, margin %s", format_bytes(e.capacity_bytes).c_str(),
                 e.fits ? "fits" : "DOES NOT FIT", format_bytes(e.margin_bytes).c_str());

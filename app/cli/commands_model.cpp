@@ -2,6 +2,7 @@
 // engine).
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -14,8 +15,10 @@
 
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
+#include "app/cli/estimate_input.h"
 #include "app/project/project.h"
 #include "model/data/csv.h"
+#include "estimator/estimate.h"
 #include "model/engine.h"
 
 namespace latentcast::cli {
@@ -174,8 +177,39 @@ int cmd_train(const std::vector<std::string>& argv) {
   return kExitOk;
 }
 
+// Stores the measurement with the estimate for the same settings in the project (one entry per
+// device, the latest), so later estimates for this device report a calibrated figure. The file is
+// reloaded so that --set overrides do not end up in it.
+void save_calibration(const std::string& path, const engine::MeasureRequest& request,
+                      const engine::MeasureResult& m) {
+  const EstimateTarget target = estimate_target(request.config, request.device, "", 0);
+  const estimator::Estimate e = estimator::estimate_peak(target.request);
+  Calibration c;
+  c.device = m.device;
+  char when[32];
+  const std::time_t t = std::time(nullptr);
+  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", std::localtime(&t));
+  c.measured = when;
+  c.steps = m.steps;
+  c.measured_allocated_bytes = m.peak_allocated_bytes;
+  c.measured_reserved_bytes = m.peak_reserved_bytes;
+  c.context_bytes = m.context_bytes;
+  c.predicted_allocated_bytes = e.allocated_bytes;
+  c.predicted_reserved_bytes = e.reserved_bytes;
+  ProjectConfig stored = project::load(path);
+  auto& list = stored.calibrations;
+  list.erase(std::remove_if(list.begin(), list.end(),
+                            [&](const Calibration& old) { return old.device == c.device; }),
+             list.end());
+  list.push_back(c);
+  project::save(stored, path);
+  std::fprintf(stderr, "calibration for %s saved in %s: measured %s reserved, estimated %s\n",
+               c.device.c_str(), path.c_str(), estimator::format_bytes(c.measured_reserved_bytes).c_str(),
+               estimator::format_bytes(c.predicted_reserved_bytes).c_str());
+}
+
 int cmd_measure(const std::vector<std::string>& argv) {
-  const Args args(argv, {"--project", "--steps", "--device", "--set"}, {"--json"});
+  const Args args(argv, {"--project", "--steps", "--device", "--set"}, {"--json", "--no-save"});
   engine::MeasureRequest request;
   request.steps = args.integer("--steps", 3, 1, 100000000);
   request.config = load_with_overrides(args);
@@ -191,6 +225,7 @@ int cmd_measure(const std::vector<std::string>& argv) {
       bar.message(m);
   };
   const engine::MeasureResult m = engine::measure(request, callbacks);
+  if (!args.flag("--no-save")) save_calibration(args.required("--project"), request, m);
   if (as_json) {
     std::cout << json{{"device", m.device},
                       {"steps", m.steps},

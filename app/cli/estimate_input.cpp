@@ -30,7 +30,7 @@ EstimateTarget estimate_target(const ProjectConfig& config, const std::string& d
     if (!report.cuda_available)
       throw std::runtime_error("--device cuda: " + report.reason);
     const GpuInfo& g = report.gpus.front();
-    spec.name = g.name;
+    spec.name = "cuda:0 (" + g.name + ")";  // the engine's name for it, as calibrations record it
     spec.cuda = true;
     spec.capacity_bytes = g.total_bytes;
     spec.major = g.major;

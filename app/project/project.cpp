@@ -16,6 +16,7 @@
 #include <map>
 #include <set>
 #include <utility>
+#include <type_traits>
 #include <variant>
 
 #include "app/project/schema.h"
@@ -98,7 +99,7 @@ const Layout& layout() {
   static const Layout kLayout = [] {
     Layout l;
     l.children[""] = {"schema_version"};
-    l.leaves = {"schema_version", "runs"};
+    l.leaves = {"schema_version", "runs", "calibrations"};
     for (const auto& spec : schema::table()) {
       l.leaves.insert(spec.path);
       std::string parent;
@@ -113,6 +114,7 @@ const Layout& layout() {
       }
     }
     l.children[""].push_back("runs");
+    l.children[""].push_back("calibrations");
     return l;
   }();
   return kLayout;
@@ -179,16 +181,18 @@ void check_version(const Json& doc, const std::string& file) {
              ", this version reads " + std::to_string(kSchemaVersion) + ")");
 }
 
-// ---- runs ----
+// ---- records: runs and calibrations ----
 
-// The run history is written by the application, not the user, so it is checked for safe types
-// rather than constrained like settings.
-struct RunField {
+// The run history and the calibrations are written by the application, not the user, so they are
+// checked for safe types rather than constrained like settings. One table of fields per record
+// type drives reading, writing and checking.
+template <class R>
+struct RecordField {
   const char* key;
-  std::variant<std::string RunRecord::*, std::int64_t RunRecord::*> member;
+  std::variant<std::string R::*, std::int64_t R::*> member;
   bool is_path;
 };
-const RunField kRunFields[] = {
+const RecordField<RunRecord> kRunFields[] = {
     {"id", &RunRecord::id, false},
     {"started", &RunRecord::started, false},
     {"finished", &RunRecord::finished, false},
@@ -200,18 +204,23 @@ const RunField kRunFields[] = {
     {"peak_allocated_bytes", &RunRecord::peak_allocated_bytes, false},
     {"peak_reserved_bytes", &RunRecord::peak_reserved_bytes, false},
 };
+const RecordField<Calibration> kCalibrationFields[] = {
+    {"device", &Calibration::device, false},
+    {"measured", &Calibration::measured, false},
+    {"steps", &Calibration::steps, false},
+    {"measured_allocated_bytes", &Calibration::measured_allocated_bytes, false},
+    {"measured_reserved_bytes", &Calibration::measured_reserved_bytes, false},
+    {"context_bytes", &Calibration::context_bytes, false},
+    {"predicted_allocated_bytes", &Calibration::predicted_allocated_bytes, false},
+    {"predicted_reserved_bytes", &Calibration::predicted_reserved_bytes, false},
+};
 constexpr const char* kMetrics = "metrics";
 
-const RunField* find_run_field(const std::string& key) {
-  for (const auto& f : kRunFields)
-    if (key == f.key) return &f;
-  return nullptr;
-}
-
-std::vector<std::string> run_keys() {
+template <class R, std::size_t N>
+std::vector<std::string> record_keys(const RecordField<R> (&fields)[N], bool metrics) {
   std::vector<std::string> keys;
-  for (const auto& f : kRunFields) keys.emplace_back(f.key);
-  keys.emplace_back(kMetrics);
+  for (const auto& f : fields) keys.emplace_back(f.key);
+  if (metrics) keys.emplace_back(kMetrics);
   return keys;
 }
 
@@ -230,55 +239,95 @@ void read_metrics(const Json& value, RunRecord& run, const std::string& file,
   }
 }
 
-std::vector<RunRecord> read_runs(const Json& doc, const std::string& file,
-                                 const std::string& base_dir) {
-  std::vector<RunRecord> runs;
-  const auto list = doc.find("runs");
-  if (list == doc.end()) return runs;
-  if (!list->is_array()) fail(file, "runs", "must be a list of run objects, got " + show(*list));
+// Reads the list `name` of records; `extra` handles a key the table does not (true if it did).
+template <class R, std::size_t N, class Extra>
+std::vector<R> read_records(const Json& doc, const char* name, const RecordField<R> (&fields)[N],
+                            const std::string& file, const std::string& base_dir, Extra extra) {
+  std::vector<R> records;
+  const auto list = doc.find(name);
+  if (list == doc.end()) return records;
+  if (!list->is_array())
+    fail(file, name, std::string("must be a list of objects, got ") + show(*list));
   for (std::size_t i = 0; i < list->size(); ++i) {
-    const std::string at = "runs[" + std::to_string(i) + "]";
+    const std::string at = std::string(name) + "[" + std::to_string(i) + "]";
     const Json& item = (*list)[i];
     if (!item.is_object()) fail(file, at, "must be an object, got " + show(item));
-    RunRecord run;
+    R record;
     for (const auto& entry : item.items()) {
       const std::string path = at + "." + entry.key();
       const Json& value = entry.value();
-      if (entry.key() == kMetrics) {
-        read_metrics(value, run, file, path);
-        continue;
-      }
-      const RunField* field = find_run_field(entry.key());
+      if (extra(record, entry.key(), value, path)) continue;
+      const RecordField<R>* field = nullptr;
+      for (const auto& f : fields)
+        if (entry.key() == f.key) field = &f;
       if (!field)
         fail(file, path,
-             "unknown field" + schema::did_you_mean(with_prefix(
-                                   schema::closest(entry.key(), run_keys()), at + ".")));
-      if (const auto* text = std::get_if<std::string RunRecord::*>(&field->member)) {
+             "unknown field" +
+                 schema::did_you_mean(with_prefix(
+                     schema::closest(entry.key(), record_keys(fields, std::is_same_v<R, RunRecord>)),
+                     at + ".")));
+      if (const auto* text = std::get_if<std::string R::*>(&field->member)) {
         if (!value.is_string()) fail(file, path, "must be a string, got " + show(value));
-        run.** text =
+        record.**text =
             field->is_path ? resolve(value.get<std::string>(), base_dir) : value.get<std::string>();
       } else {
         const auto count = schema::whole_number(value);
         if (!count || *count > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
           fail(file, path, "must be an integer >= 0, got " + show(value));
-        run.*std::get<std::int64_t RunRecord::*>(field->member) = static_cast<std::int64_t>(*count);
+        record.*std::get<std::int64_t R::*>(field->member) = static_cast<std::int64_t>(*count);
       }
     }
-    runs.push_back(std::move(run));
+    records.push_back(std::move(record));
   }
-  return runs;
+  return records;
+}
+
+template <class R, std::size_t N>
+Json write_record(const R& record, const RecordField<R> (&fields)[N], const std::string& base_dir) {
+  Json item = Json::object();
+  for (const auto& f : fields) {
+    if (const auto* text = std::get_if<std::string R::*>(&f.member))
+      item[f.key] = f.is_path ? portable(record.**text, base_dir) : record.**text;
+    else
+      item[f.key] = record.*std::get<std::int64_t R::*>(f.member);
+  }
+  return item;
+}
+
+template <class R, std::size_t N>
+void check_counts(const std::vector<R>& records, const char* name,
+                  const RecordField<R> (&fields)[N], const std::string& file) {
+  for (std::size_t i = 0; i < records.size(); ++i)
+    for (const auto& f : fields)
+      if (const auto* count = std::get_if<std::int64_t R::*>(&f.member);
+          count && records[i].**count < 0)
+        fail(file, std::string(name) + "[" + std::to_string(i) + "]." + f.key,
+             "must be an integer >= 0, got " + std::to_string(records[i].**count));
+}
+
+std::vector<RunRecord> read_runs(const Json& doc, const std::string& file,
+                                 const std::string& base_dir) {
+  return read_records(doc, "runs", kRunFields, file, base_dir,
+                      [&](RunRecord& run, const std::string& key, const Json& value,
+                          const std::string& path) {
+                        if (key != kMetrics) return false;
+                        read_metrics(value, run, file, path);
+                        return true;
+                      });
+}
+
+std::vector<Calibration> read_calibrations(const Json& doc, const std::string& file,
+                                           const std::string& base_dir) {
+  return read_records(doc, "calibrations", kCalibrationFields, file, base_dir,
+                      [](Calibration&, const std::string&, const Json&, const std::string&) {
+                        return false;
+                      });
 }
 
 Json write_runs(const std::vector<RunRecord>& runs, const std::string& base_dir) {
   Json list = Json::array();
   for (const auto& run : runs) {
-    Json item = Json::object();
-    for (const auto& f : kRunFields) {
-      if (const auto* text = std::get_if<std::string RunRecord::*>(&f.member))
-        item[f.key] = f.is_path ? portable(run.**text, base_dir) : run.**text;
-      else
-        item[f.key] = run.*std::get<std::int64_t RunRecord::*>(f.member);
-    }
+    Json item = write_record(run, kRunFields, base_dir);
     Json metrics = Json::object();
     for (const auto& [name, value] : run.metrics)
       metrics[name] = std::isfinite(value) ? Json(value) : Json(nullptr);
@@ -288,14 +337,16 @@ Json write_runs(const std::vector<RunRecord>& runs, const std::string& base_dir)
   return list;
 }
 
+Json write_calibrations(const std::vector<Calibration>& calibrations, const std::string& base_dir) {
+  Json list = Json::array();
+  for (const auto& c : calibrations) list.push_back(write_record(c, kCalibrationFields, base_dir));
+  return list;
+}
+
 void check_runs(const std::vector<RunRecord>& runs, const std::string& file) {
+  check_counts(runs, "runs", kRunFields, file);
   for (std::size_t i = 0; i < runs.size(); ++i) {
     const std::string at = "runs[" + std::to_string(i) + "]";
-    for (const auto& f : kRunFields)
-      if (const auto* count = std::get_if<std::int64_t RunRecord::*>(&f.member);
-          count && runs[i].**count < 0)
-        fail(file, at + "." + f.key,
-             "must be an integer >= 0, got " + std::to_string(runs[i].**count));
     // Metrics are a JSON object in the file, where a repeated name would silently lose a value.
     std::set<std::string> seen;
     for (const auto& metric : runs[i].metrics)
@@ -373,6 +424,7 @@ void check_config(const ProjectConfig& config, const std::string& file) {
   }
   check_relations(config, file);
   check_runs(config.runs, file);
+  check_counts(config.calibrations, "calibrations", kCalibrationFields, file);
 }
 
 std::string serialise(const ProjectConfig& config, const std::string& base_dir,
@@ -385,6 +437,7 @@ std::string serialise(const ProjectConfig& config, const std::string& base_dir,
     put(doc, spec.path, std::move(value));
   }
   doc["runs"] = write_runs(config.runs, base_dir);
+  doc["calibrations"] = write_calibrations(config.calibrations, base_dir);
   try {
     return doc.dump(2);
   } catch (const Json::exception&) {
@@ -550,6 +603,7 @@ ProjectConfig from_json_text(const std::string& text, const std::string& file,
       spec.store(config, *value);
   }
   config.runs = read_runs(doc, file, base_dir);
+  config.calibrations = read_calibrations(doc, file, base_dir);
   check_config(config, file);
   return config;
 }

@@ -122,7 +122,7 @@ expect 2 "--steps" -- "$cli" measure --project "$demo" --device cpu --steps -3 "
 expect 2 "--steps" -- "$cli" measure --project "$demo" --device cpu --steps three "${tiny[@]}"
 expect 2 "--device" -- "$cli" measure --project "$demo" --device tpu "${tiny[@]}"
 # Fewer windows and 8 x 8 latents, so that stage 2's peak is the training step, not the latent caching.
-measure_json() { "$cli" measure --project "$demo" --device cpu --steps 2 --json "${tiny[@]}" \
+measure_json() { "$cli" measure --project "$demo" --device cpu --steps 2 --json --no-save "${tiny[@]}" \
   --set dataset.stride=32 --set model.latent_factor=2 "$@" 2> "$dir/measure.err"; }
 json_int() { printf '%s\n' "$1" | sed -n "s/^ *\"$2\": \([0-9][0-9]*\),\{0,1\}$/\1/p"; }
 runs_before=$(ls -d "$dir"/demo/demo.runs/run-* | wc -l)
@@ -150,8 +150,36 @@ else
     fail "measure: batch 256 does not need more than batch 4 in stage 2 ($diff_large vs $diff_small)"
 fi
 [ "$(ls -d "$dir"/demo/demo.runs/run-* | wc -l)" = "$runs_before" ] || fail "measure left a run beside the project"
-[ "$(sha256sum "$demo")" = "$project_before" ] || fail "measure changed the project file"
-expect 0 "allocated MiB" -- "$cli" measure --project "$demo" --device cpu --steps 1 "${tiny[@]}"
+[ "$(sha256sum "$demo")" = "$project_before" ] || fail "measure --no-save changed the project file"
+# Without --no-save the measurement is kept as the project's calibration for the device (the
+# --set overrides stay out of the file), and estimate then reports the calibrated figure.
+expect 0 "allocated MiB" -- "$cli" measure --project "$demo" --device cpu --steps 2 "${tiny[@]}"
+grep -q '"calibrations"' "$demo" && grep -q '"measured_reserved_bytes"' "$demo" ||
+  fail "measure did not store a calibration: $(grep -A3 calibrations "$demo")"
+grep -q '"image_size": 16' "$demo" && fail "measure wrote the --set overrides into the project"
+expect 0 '"calibrated_total_bytes"' -- "$cli" estimate --project "$demo" --device cpu --json "${tiny[@]}"
+expect 0 "calibrated:" -- "$cli" estimate --project "$demo" --device cpu "${tiny[@]}"
+
+# estimate: the breakdown, savings and recommendations; bad input names the flag or field
+est=$("$cli" estimate --project "$demo" --device cpu --json "${tiny[@]}") || fail "estimate --json failed"
+for key in total_bytes allocated_bytes reserved_bytes context_bytes breakdown savings fits capacity_bytes \
+           peak_phase attention_backend; do
+  case "$est" in *"\"$key\":"*) ;; *) fail "estimate JSON lacks $key";; esac
+done
+[ "$(json_int "$est" context_bytes)" = 0 ] || fail "estimate on the CPU has a context term"
+bigger=$("$cli" estimate --project "$demo" --device cpu --json "${tiny[@]}" --set memory.batch_size=64)
+[ "$(json_int "$bigger" total_bytes)" -gt "$(json_int "$est" total_bytes)" ] ||
+  fail "estimate: batch 64 is not larger than the project's batch"
+expect 0 '"fits": false' -- "$cli" estimate --project "$demo" --device cpu --capacity 1000000 --json "${tiny[@]}"
+expect 0 '"max_batch_size"' -- "$cli" estimate --project "$demo" --gpu 8gb --recommend --json "${tiny[@]}"
+expect 0 "24 GB" -- "$cli" estimate --project "$demo" --gpu 24gb "${tiny[@]}"
+expect 2 "--gpu: unknown preset '7gb'" -- "$cli" estimate --project "$demo" --gpu 7gb
+expect 2 "--capacity and --gpu" -- "$cli" estimate --project "$demo" --gpu 8gb --capacity 100
+expect 2 "--recommend" -- "$cli" estimate --project "$demo" --device cpu --recommend
+expect 2 "memory.batch_size" -- "$cli" estimate --project "$demo" --set memory.batch_size=0
+expect 2 "memory.attention_backend" -- "$cli" estimate --project "$demo" --set memory.attention_backend=fast
+expect 2 "memory.batch_size" -- "$cli" estimate --project "$demo" --set memory.batch_size=1000000000 \
+  --set model.image_size=4096
 
 # settings: the contract names are listed with their defaults
 expect 0 "memory.attention_backend" -- "$cli" settings

@@ -248,6 +248,37 @@ TEST_CASE("runs: metric order and non-finite values survive") {
             std::string("runs[0].steps: must be an integer >= 0, got -1"));
 }
 
+TEST_CASE("calibrations: every field survives; bad entries are refused naming the field") {
+  ProjectConfig c;
+  Calibration cal;
+  cal.device = "cuda:0 (NVIDIA H200)";
+  cal.measured = "2026-12-02T17:00:00";
+  cal.steps = 2;
+  cal.measured_allocated_bytes = 1000;
+  cal.measured_reserved_bytes = 2000;
+  cal.context_bytes = 800;
+  cal.predicted_allocated_bytes = 990;
+  cal.predicted_reserved_bytes = 2100;
+  c.calibrations = {cal};
+  const ProjectConfig back = from_json_text(to_json_text(c, ""), "c.lcproj", "");
+  REQUIRE(back.calibrations.size() == 1);
+  const Calibration& b = back.calibrations[0];
+  EXPECT_EQ(b.device, cal.device);
+  EXPECT_EQ(b.measured, cal.measured);
+  EXPECT_EQ(b.measured_reserved_bytes, std::int64_t(2000));
+  EXPECT_EQ(b.predicted_reserved_bytes, std::int64_t(2100));
+  EXPECT_EQ(b.context_bytes, std::int64_t(800));
+  c.calibrations[0].context_bytes = -5;
+  EXPECT_EQ(error_of([&] { validate(c); }),
+            std::string("calibrations[0].context_bytes: must be an integer >= 0, got -5"));
+  const std::string text = R"({"schema_version": 1, "calibrations": [{"device": 3}]})";
+  EXPECT(error_of([&] { from_json_text(text, "c.lcproj", ""); })
+             .find("calibrations[0].device: must be a string") != std::string::npos);
+  const std::string typo = R"({"schema_version": 1, "calibrations": [{"measured_bytes": 3}]})";
+  EXPECT(error_of([&] { from_json_text(typo, "c.lcproj", ""); })
+             .find("calibrations[0].measured_bytes: unknown field") != std::string::npos);
+}
+
 TEST_CASE(
     "paths: stored relative below or beside the project, absolute elsewhere, resolved on load") {
   const std::string root = scratch("paths");
