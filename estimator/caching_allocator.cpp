@@ -1,5 +1,7 @@
 #include "estimator/caching_allocator.h"
 
+#include <algorithm>
+
 namespace latentcast::estimator {
 namespace {
 
@@ -27,50 +29,66 @@ int CachingAllocatorModel::new_block(const Block& b) {
   return static_cast<int>(blocks_.size()) - 1;
 }
 
+void CachingAllocatorModel::insert_free(int id) {
+  free_.insert(key(id));
+}
+
+void CachingAllocatorModel::erase_free(int id) {
+  free_.erase(key(id));
+}
+
 CachingAllocatorModel::Handle CachingAllocatorModel::allocate(std::int64_t bytes) {
   const std::int64_t size = bytes < kMinBlock ? kMinBlock : round_up(bytes, kMinBlock);
-  const bool small = size <= kSmallSize;
-  std::set<Key>& free_blocks = pool(small);
+  if (size <= kSmallSize) {
+    small_live_ += size;
+    if (small_live_ > small_reserved_) {
+      const std::int64_t grow = round_up(small_live_ - small_reserved_, kSmallBuffer);
+      small_reserved_ += grow;
+      reserved_ += grow;
+    }
+    return {-1, size};
+  }
   int id;
-  const auto it = free_blocks.lower_bound(Key{size, -1, -1});
-  if (it != free_blocks.end()) {
+  const auto it = free_.lower_bound(Key{size, -1, -1});
+  if (it != free_.end()) {
     id = std::get<2>(*it);
-    free_blocks.erase(it);
+    free_.erase(it);
   } else {
     Block seg;
-    seg.size = small ? kSmallBuffer : size < kMinLargeAlloc ? kLargeBuffer : round_up(size, kRoundLarge);
+    seg.size = size < kMinLargeAlloc ? kLargeBuffer : round_up(size, kRoundLarge);
     seg.address = next_address_;
-    seg.small = small;
     next_address_ += seg.size;
     reserved_ += seg.size;
     id = new_block(seg);
   }
   const std::int64_t remaining = blocks_[id].size - size;
-  if (small ? remaining >= kMinBlock : remaining > kSmallSize) {
+  if (remaining > kSmallSize) {
     Block rest;
     rest.size = remaining;
     rest.address = blocks_[id].address + size;
     rest.prev = id;
     rest.next = blocks_[id].next;
-    rest.small = small;
     const int rest_id = new_block(rest);
     if (blocks_[rest_id].next >= 0) blocks_[blocks_[rest_id].next].prev = rest_id;
     blocks_[id].next = rest_id;
     blocks_[id].size = size;
-    free_blocks.insert(key(rest_id));
+    insert_free(rest_id);
   }
   blocks_[id].allocated = true;
   return {id, blocks_[id].size};
 }
 
 void CachingAllocatorModel::free(const Handle& handle) {
+  if (handle.block < 0) {
+    small_live_ -= handle.bytes;
+    return;
+  }
   int id = handle.block;
-  std::set<Key>& free_blocks = pool(blocks_[id].small);
   blocks_[id].allocated = false;
   // Merge with the free neighbours in the segment.
   const int prev = blocks_[id].prev;
   if (prev >= 0 && !blocks_[prev].allocated) {
-    free_blocks.erase(key(prev));
+    erase_free(prev);
     blocks_[prev].size += blocks_[id].size;
     blocks_[prev].next = blocks_[id].next;
     if (blocks_[id].next >= 0) blocks_[blocks_[id].next].prev = prev;
@@ -79,13 +97,13 @@ void CachingAllocatorModel::free(const Handle& handle) {
   }
   const int next = blocks_[id].next;
   if (next >= 0 && !blocks_[next].allocated) {
-    free_blocks.erase(key(next));
+    erase_free(next);
     blocks_[id].size += blocks_[next].size;
     blocks_[id].next = blocks_[next].next;
     if (blocks_[next].next >= 0) blocks_[blocks_[next].next].prev = id;
     unused_.push_back(next);
   }
-  free_blocks.insert(key(id));
+  insert_free(id);
 }
 
 }  // namespace latentcast::estimator

@@ -4,13 +4,17 @@
 // request takes the smallest cached free block that is large enough (best fit) and splits off
 // the rest when more than 512 bytes (small) or 1 MiB (large) remain; freed blocks merge with free
 // neighbours of their segment and stay cached. Segments are never returned, so the reserve only
-// grows: its final value is its peak. Internal to the estimator.
+// grows: its final value is its peak. Small blocks are counted by bytes only: their 2 MiB segments
+// are reserved as the small pool's live bytes first need them (its fragmentation is a few MiB at
+// most), which keeps the model fast. Internal to the estimator.
 #pragma once
 
 #include <cstdint>
 #include <set>
 #include <tuple>
 #include <vector>
+
+#include "estimator/block_pool.h"
 
 namespace latentcast::estimator {
 
@@ -34,13 +38,18 @@ class CachingAllocatorModel {
   using Key = std::tuple<std::int64_t, std::int64_t, int>;  // size, address, block
 
   int new_block(const Block& b);
-  std::set<Key>& pool(bool small) { return small ? small_ : large_; }
   Key key(int id) const { return {blocks_[id].size, blocks_[id].address, id}; }
+  void insert_free(int id);
+  void erase_free(int id);
 
   std::vector<Block> blocks_;
   std::vector<int> unused_;
-  std::set<Key> small_, large_;
-  std::int64_t reserved_ = 0, next_address_ = 0;
+  BlockPool nodes_;  // the tree's nodes, recycled
+  std::set<Key, std::less<Key>, PoolAllocator<Key>> free_{std::less<Key>(),
+                                                          PoolAllocator<Key>(&nodes_)};
+  std::int64_t large_reserved_ = 0, next_address_ = 0;
+  std::int64_t small_live_ = 0, small_reserved_ = 0;
+  std::int64_t reserved_ = 0;
 };
 
 }  // namespace latentcast::estimator

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "estimator/block_pool.h"
 #include "estimator/caching_allocator.h"
 
 namespace latentcast::estimator {
@@ -51,52 +52,6 @@ class Storage {
   CachingAllocatorModel::Handle block_;
 };
 using StoragePtr = std::shared_ptr<Storage>;
-
-// Recycles the blocks of storages (one replay makes thousands): a free list of equal-size blocks
-// that std::allocate_shared draws from instead of the heap.
-class BlockPool {
- public:
-  BlockPool() = default;
-  BlockPool(const BlockPool&) = delete;
-  BlockPool& operator=(const BlockPool&) = delete;
-  ~BlockPool();
-  void* get(std::size_t bytes);
-  void put(void* block);
-
- private:
-  struct Free {
-    Free* next;
-  };
-  Free* free_ = nullptr;
-  std::size_t block_ = 0;
-};
-
-template <class T>
-struct PoolAllocator {
-  using value_type = T;
-  BlockPool* pool;
-  explicit PoolAllocator(BlockPool* p) : pool(p) {}
-  template <class U>
-  PoolAllocator(const PoolAllocator<U>& other) : pool(other.pool) {}
-  T* allocate(std::size_t n) {
-    return n == 1 ? static_cast<T*>(pool->get(sizeof(T)))
-                  : static_cast<T*>(::operator new(n * sizeof(T)));
-  }
-  void deallocate(T* p, std::size_t n) {
-    if (n == 1)
-      pool->put(p);
-    else
-      ::operator delete(p);
-  }
-  template <class U>
-  bool operator==(const PoolAllocator<U>& o) const {
-    return pool == o.pool;
-  }
-  template <class U>
-  bool operator!=(const PoolAllocator<U>& o) const {
-    return pool != o.pool;
-  }
-};
 
 class Sim {
  public:
