@@ -196,9 +196,10 @@ TEST_CASE("recommend: the largest batch that fits, and single changes that fit")
 }
 
 TEST_CASE("presets: 6 to 80 GB CUDA devices; unknown keys are not guessed") {
-  REQUIRE(preset_device("24gb").has_value());
-  EXPECT_EQ(preset_device("24gb")->capacity_bytes, 24LL << 30);
-  EXPECT(preset_device("80gb")->cuda);
+  const auto p24 = preset_device("24gb"), p80 = preset_device("80gb");
+  REQUIRE(p24.has_value() && p80.has_value());
+  EXPECT(p24->capacity_bytes == (24LL << 30));
+  EXPECT(p80->cuda);
   EXPECT(!preset_device("25gb").has_value());
   EXPECT_EQ(gpu_presets().size(), std::size_t(7));
 }
