@@ -5,10 +5,10 @@
 namespace latentcast::estimator {
 namespace {
 
-constexpr std::int64_t kMinBlock = 512;             // rounding and smallest split
-constexpr std::int64_t kSmallSize = 1 << 20;        // largest "small" block
-constexpr std::int64_t kSmallBuffer = 2 << 20;      // segment for small blocks
-constexpr std::int64_t kLargeBuffer = 20 << 20;     // segment for blocks under kMinLargeAlloc
+constexpr std::int64_t kMinBlock = 512;          // rounding and smallest split
+constexpr std::int64_t kSmallSize = 1 << 20;     // largest "small" block
+constexpr std::int64_t kSmallBuffer = 2 << 20;   // segment for small blocks
+constexpr std::int64_t kLargeBuffer = 20 << 20;  // segment for blocks under kMinLargeAlloc
 constexpr std::int64_t kMinLargeAlloc = 10 << 20;
 constexpr std::int64_t kRoundLarge = 2 << 20;
 

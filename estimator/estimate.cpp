@@ -28,7 +28,8 @@ void check_config(const ProjectConfig& cfg, const DataSize& data) {
   const auto& mem = cfg.memory;
   const auto positive = [](const char* field, long long v, long long max) {
     if (v <= 0) bad(field, "must be positive, got " + std::to_string(v));
-    if (v > max) bad(field, std::to_string(v) + " is beyond the largest supported " + std::to_string(max));
+    if (v > max)
+      bad(field, std::to_string(v) + " is beyond the largest supported " + std::to_string(max));
   };
   positive("memory.batch_size", mem.batch_size, 1 << 20);
   positive("model.image_size", m.image_size, 8192);
@@ -39,7 +40,8 @@ void check_config(const ProjectConfig& cfg, const DataSize& data) {
   if (m.latent_factor != 1 && m.latent_factor != 2 && m.latent_factor != 4 && m.latent_factor != 8)
     bad("model.latent_factor", "must be 1, 2, 4 or 8, got " + std::to_string(m.latent_factor));
   if (m.image_size % m.latent_factor != 0)
-    bad("model.image_size", std::to_string(m.image_size) + " is not divisible by the latent factor " +
+    bad("model.image_size", std::to_string(m.image_size) +
+                                " is not divisible by the latent factor " +
                                 std::to_string(m.latent_factor));
   if (m.channels.empty()) bad("model.channels", "must list at least one level");
   for (const int c : m.channels) positive("model.channels", c, 16384);
@@ -48,12 +50,12 @@ void check_config(const ProjectConfig& cfg, const DataSize& data) {
   const std::int64_t multiple = std::int64_t{1} << (m.channels.size() - 1);
   if (side % multiple != 0)
     bad("model.image_size", "the latent side " + std::to_string(side) + " must be divisible by " +
-                                std::to_string(multiple) + " (" + std::to_string(m.channels.size()) +
-                                " UNet levels)");
+                                std::to_string(multiple) + " (" +
+                                std::to_string(m.channels.size()) + " UNet levels)");
   for (const int l : m.attention_levels)
     if (l < 0 || l >= int(m.channels.size()))
-      bad("model.attention_levels", "level " + std::to_string(l) + " outside 0.." +
-                                        std::to_string(m.channels.size() - 1));
+      bad("model.attention_levels",
+          "level " + std::to_string(l) + " outside 0.." + std::to_string(m.channels.size() - 1));
   for (std::size_t l = 0; l < m.channels.size(); ++l) {
     bool attends = l + 1 == m.channels.size();
     for (const int a : m.attention_levels) attends = attends || a == int(l);
@@ -65,8 +67,7 @@ void check_config(const ProjectConfig& cfg, const DataSize& data) {
   if (mem.window_size <= 0) bad("memory.window_size", "must be positive");
   if (mem.window_overlap < 0 || mem.window_overlap >= mem.window_size)
     bad("memory.window_overlap", "must be in [0, window_size)");
-  if (data.train_segments < 0 || data.val_segments < 0)
-    bad("dataset", "negative segment counts");
+  if (data.train_segments < 0 || data.val_segments < 0) bad("dataset", "negative segment counts");
   // The largest tensors, in double: full-resolution VAE features and the attention scores.
   const double b = mem.batch_size, s = m.image_size;
   const double vae = 2 * b * std::max(16.0, m.channels[0] / 2.0) * s * s * 4;
@@ -167,8 +168,8 @@ Estimate estimate_peak(const EstimateRequest& request) {
   const Precision precision = request.config.memory.precision;
   rules.autocast = rules.cuda && precision != Precision::Fp32;
   rules.half = precision == Precision::Fp16 ? Dtype::F16 : Dtype::BF16;
-  const ReplayResult r = replay_training(request.config, e.backend,
-                                         {data.train_segments, data.val_segments}, rules);
+  const ReplayResult r =
+      replay_training(request.config, e.backend, {data.train_segments, data.val_segments}, rules);
   e.allocated_bytes = r.peak;
   e.vae_stage_bytes = r.vae_stage_peak;
   e.diffusion_stage_bytes = r.diffusion_stage_peak;
@@ -211,11 +212,10 @@ Estimate estimate(const EstimateRequest& request) {
              r.config.memory.attention_backend = AttentionBackend::Math;
            });
   if (mem.gradient_checkpointing != CheckpointMode::None)
-    saving("memory.gradient_checkpointing",
-           std::string("checkpointing ") + to_string(mem.gradient_checkpointing) + " (vs none)",
-           [](EstimateRequest& r) {
-             r.config.memory.gradient_checkpointing = CheckpointMode::None;
-           });
+    saving(
+        "memory.gradient_checkpointing",
+        std::string("checkpointing ") + to_string(mem.gradient_checkpointing) + " (vs none)",
+        [](EstimateRequest& r) { r.config.memory.gradient_checkpointing = CheckpointMode::None; });
   if (mem.precision != Precision::Fp32 && request.device.cuda)
     saving("memory.precision", std::string(to_string(mem.precision)) + " (vs fp32)",
            [](EstimateRequest& r) { r.config.memory.precision = Precision::Fp32; });
@@ -229,7 +229,8 @@ Recommendation recommend(const EstimateRequest& request, double safety) {
   Recommendation rec;
   rec.capacity_bytes = request.device.capacity_bytes;
   rec.safety = safety;
-  if (rec.capacity_bytes <= 0) throw std::invalid_argument("recommend: the device capacity is unknown");
+  if (rec.capacity_bytes <= 0)
+    throw std::invalid_argument("recommend: the device capacity is unknown");
   const double budget = safety * double(rec.capacity_bytes);
   const auto total_with = [&](const std::function<void(EstimateRequest&)>& change) {
     EstimateRequest r = request;
@@ -285,10 +286,9 @@ Recommendation recommend(const EstimateRequest& request, double safety) {
   backend(AttentionBackend::Sliced);
   backend(AttentionBackend::LocalWindow);
   if (rec.max_batch_size >= 1 && rec.max_batch_size < mem.batch_size)
-    rec.changes.push_back({"memory.batch_size", std::to_string(rec.max_batch_size),
-                           total_with([&](EstimateRequest& r) {
-                             r.config.memory.batch_size = rec.max_batch_size;
-                           })});
+    rec.changes.push_back(
+        {"memory.batch_size", std::to_string(rec.max_batch_size),
+         total_with([&](EstimateRequest& r) { r.config.memory.batch_size = rec.max_batch_size; })});
   const int f = request.config.model.latent_factor;
   const int levels = int(request.config.model.channels.size());
   for (int s = request.config.model.image_size / 2; s >= 8; s /= 2) {

@@ -76,12 +76,12 @@ struct Estimate {
   std::vector<Block> blocks;  // activation bytes kept for the backward per UNet block
   std::string peak_phase;     // e.g. "diffusion step: backward"
   std::int64_t vae_stage_bytes = 0, diffusion_stage_bytes = 0;  // allocated peaks per stage
-  std::int64_t parameters = 0;      // trainable denoiser parameters
-  std::int64_t vae_parameters = 0;  // VAE parameters
-  AttentionBackend backend = AttentionBackend::Math;  // as resolved
-  std::vector<Saving> savings;                        // of each active memory option
+  std::int64_t parameters = 0;                                  // trainable denoiser parameters
+  std::int64_t vae_parameters = 0;                              // VAE parameters
+  AttentionBackend backend = AttentionBackend::Math;            // as resolved
+  std::vector<Saving> savings;                                  // of each active memory option
   std::int64_t capacity_bytes = 0;
-  bool fits = true;              // total <= capacity (true when the capacity is unknown)
+  bool fits = true;               // total <= capacity (true when the capacity is unknown)
   std::int64_t margin_bytes = 0;  // capacity - total
 };
 
@@ -93,15 +93,15 @@ Estimate estimate_peak(const EstimateRequest& request);
 
 // What to change to fit a capacity.
 struct Change {
-  std::string key;    // project key
-  std::string value;  // new value, as in the project file
+  std::string key;               // project key
+  std::string value;             // new value, as in the project file
   std::int64_t total_bytes = 0;  // the estimate with this change alone
 };
 struct Recommendation {
   std::int64_t capacity_bytes = 0;
-  double safety = 0.9;           // fraction of the capacity a plan may use
-  int max_batch_size = 0;        // largest batch size that fits (0: not even 1)
-  std::vector<Change> changes;   // cheapest single changes that fit, cheapest (in speed) first
+  double safety = 0.9;          // fraction of the capacity a plan may use
+  int max_batch_size = 0;       // largest batch size that fits (0: not even 1)
+  std::vector<Change> changes;  // cheapest single changes that fit, cheapest (in speed) first
   bool fits_now = false;
 };
 // For request.device.capacity_bytes (> 0): the largest batch size that fits under `safety` x the

@@ -88,8 +88,8 @@ Graph::Node& Graph::record(VList inputs, V& out, VList saved, bool alias) {
   return n;
 }
 
-V Graph::op(VList inputs, std::int64_t numel, Dtype dtype, VList saved, Cat cat, std::int64_t forward_temp,
-            std::int64_t backward_temp) {
+V Graph::op(VList inputs, std::int64_t numel, Dtype dtype, VList saved, Cat cat,
+            std::int64_t forward_temp, std::int64_t backward_temp) {
   V out = fresh(numel, dtype, cat);
   if (forward_temp > 0) sim_.spike(forward_temp, Cat::Temporary);
   bool needs = false;
@@ -307,8 +307,8 @@ void Graph::run_backward(std::vector<Node>& tape, Grads& grads) {
     for (int i = 0; i < node->in_count; ++i) {
       const Node::In& in = node->ins[i];
       // Parameters: accumulate() allocates .grad itself.
-      produced[i] = in.param >= 0 || in.alias ? grad_out
-                                               : sim_.alloc(in.grad_bytes, Cat::Temporary);
+      produced[i] =
+          in.param >= 0 || in.alias ? grad_out : sim_.alloc(in.grad_bytes, Cat::Temporary);
     }
     if (node->backward_temp > 0) sim_.spike(node->backward_temp, Cat::Workspace);
     for (int i = 0; i < node->in_count; ++i)

@@ -95,12 +95,11 @@ class Graph {
   // ---- ops ----
   // A new tensor computed from `inputs` (an elementwise op, a reduction, a resize...). `saved` is
   // what the op's autograd node keeps; `temp` bytes are held only while the op runs.
-  V op(VList inputs, std::int64_t numel, Dtype dtype, VList saved,
-       Cat cat = Cat::Activations, std::int64_t forward_temp = 0, std::int64_t backward_temp = 0);
+  V op(VList inputs, std::int64_t numel, Dtype dtype, VList saved, Cat cat = Cat::Activations,
+       std::int64_t forward_temp = 0, std::int64_t backward_temp = 0);
   // An op whose backward hands the output gradient to its inputs without a new tensor (add of same
   // shapes, cat, reshape of a contiguous tensor).
-  V op_alias_grad(VList inputs, std::int64_t numel, Dtype dtype,
-                  Cat cat = Cat::Activations);
+  V op_alias_grad(VList inputs, std::int64_t numel, Dtype dtype, Cat cat = Cat::Activations);
   // A view: shares x's storage. `full_grad`: its backward allocates a gradient of the whole base
   // (select, index), else the gradient is a view of the output gradient.
   V view(const V& x, std::int64_t numel, bool full_grad = false);

@@ -19,7 +19,10 @@ struct Conv {
   Conv() = default;
   Conv(Graph& g, std::int64_t cin, std::int64_t cout, std::int64_t k, std::int64_t s = 1,
        Cat cat = Cat::Weights)
-      : w(g.add_param(cout * cin * k * k, cat)), b(g.add_param(cout, cat)), in(cin), out(cout),
+      : w(g.add_param(cout * cin * k * k, cat)),
+        b(g.add_param(cout, cat)),
+        in(cin),
+        out(cout),
         stride(s) {}
   // x: [B, in, side, side] -> [B, out, side / stride, side / stride]
   V operator()(Graph& g, const V& x, std::int64_t batch, std::int64_t side) const {
@@ -359,8 +362,8 @@ class Unet {
 
   // The attention of `q` [B, heads, N, d] against k, v [B, heads, M, d] by the backend, returning
   // [B, heads, N, d]; `qkv_base` is the tensor q, k, v are views of (for the saved views).
-  V attend(Graph& g, AttentionBackend backend, const V& q, const V& k, const V& v,
-           std::int64_t b, std::int64_t n, std::int64_t m, std::int64_t d, std::int64_t side,
+  V attend(Graph& g, AttentionBackend backend, const V& q, const V& k, const V& v, std::int64_t b,
+           std::int64_t n, std::int64_t m, std::int64_t d, std::int64_t side,
            int temperature) const {
     const std::int64_t heads = cfg_.model.heads;
     const std::int64_t bh = b * heads;
@@ -429,8 +432,7 @@ class Unet {
           return count + 1;
         };
         const std::int64_t w = std::min<std::int64_t>(cfg_.memory.window_size, side);
-        const std::int64_t nw =
-            starts(side, cfg_.memory.window_size, cfg_.memory.window_overlap);
+        const std::int64_t nw = starts(side, cfg_.memory.window_size, cfg_.memory.window_overlap);
         const std::int64_t tokens = w * w, gathered = bh * nw * nw * tokens * d;
         const V gq = g.view(g.op({q}, gathered, type, {}, Cat::Attention), gathered, true);
         const V gk = g.view(g.op({k}, gathered, type, {}, Cat::Attention), gathered, true);
@@ -482,8 +484,8 @@ class Unet {
     return g.add(x, a.proj(g, image, b, side));
   }
 
-  V run_unit(Graph& g, const Unit& u, const V& x, const V& temb, const V& context,
-             std::int64_t b, std::int64_t side, const std::string& name) {
+  V run_unit(Graph& g, const Unit& u, const V& x, const V& temb, const V& context, std::int64_t b,
+             std::int64_t side, const std::string& name) {
     V h = run_res(g, u.res, x, temb, b, side, name);
     const CheckpointMode mode = cfg_.memory.gradient_checkpointing;
     for (const Attn* a : {u.attend ? &u.attn : nullptr, u.cross ? &u.xattn : nullptr}) {
@@ -588,10 +590,11 @@ ReplayResult replay_training(const ProjectConfig& cfg, AttentionBackend backend,
   Sim sim(rules.cuda);
   Graph g(sim, rules);
   const auto& m = cfg.model;
-  const std::int64_t S = m.image_size, f = m.latent_factor, c = m.latent_channels,
-                     side = S / f, L = cfg.dataset.lookback, H = cfg.dataset.horizon;
+  const std::int64_t S = m.image_size, f = m.latent_factor, c = m.latent_channels, side = S / f,
+                     L = cfg.dataset.lookback, H = cfg.dataset.horizon;
   const std::int64_t M = data.train_segments;
-  const std::int64_t B = std::max<std::int64_t>(1, std::min<std::int64_t>(cfg.memory.batch_size, M));
+  const std::int64_t B =
+      std::max<std::int64_t>(1, std::min<std::int64_t>(cfg.memory.batch_size, M));
   const std::int64_t latent = c * side * side;
   const bool concat = m.conditioning != Conditioning::CrossAttention;
   const bool context = m.conditioning != Conditioning::Concat;

@@ -28,8 +28,8 @@ struct BlockBytes {
 struct ReplayResult {
   std::int64_t peak = 0;
   std::int64_t reserved = 0;  // CUDA: the caching allocator's reserve at the end (its peak)
-  Bytes breakdown{};           // by category at the peak
-  std::string peak_phase;      // where the peak happens
+  Bytes breakdown{};          // by category at the peak
+  std::string peak_phase;     // where the peak happens
   std::int64_t vae_stage_peak = 0, diffusion_stage_peak = 0;
   std::vector<BlockBytes> blocks;  // UNet blocks, diffusion step
   std::int64_t parameters = 0;     // trainable denoiser parameters (count)

@@ -278,9 +278,8 @@ TrainResult train(const TrainRequest& request, const Callbacks& callbacks) {
       // Unit-variance latents for the diffusion (as in Rombach et al. 2022, sec. 4.3.2); without
       // a graph, so the probe holds no activations.
       torch::NoGradGuard no_grad;
-      const torch::Tensor probe =
-          encode_all(f, train_set.future.slice(0, 0, std::min<std::int64_t>(M, 2048)), false,
-                     2 * B);
+      const torch::Tensor probe = encode_all(
+          f, train_set.future.slice(0, 0, std::min<std::int64_t>(M, 2048)), false, 2 * B);
       const double spread = probe.std().item<double>();
       if (spread < 1e-3)
         message("warning: the VAE latents barely vary (std " + std::to_string(spread) +

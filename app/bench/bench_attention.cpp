@@ -99,7 +99,8 @@ int bench_attention(int argc, char** argv) {
     // With --json the table goes to stderr as rows are measured, the JSON array to stdout at the
     // end.
     FILE* table = json_out ? stderr : stdout;
-    std::fprintf(table, "# %s, LibTorch intra-op threads: %d\n", o.device.c_str(), intra_op_threads());
+    std::fprintf(table, "# %s, LibTorch intra-op threads: %d\n", o.device.c_str(),
+                 intra_op_threads());
     std::fprintf(table, "%-15s %-6s %-8s %-6s %4s %3s %6s %4s %10s %8s %12s %10s %9s\n", "backend",
                  "device", "dtype", "pass", "B", "H", "N", "d", "ms", "TFLOP/s", "peak_extra",
                  "max_err", "cos_sim");

@@ -1,10 +1,10 @@
 // latentcast-bench estimator: the VRAM estimate against the measured peak over a grid of
 // configurations (every backend, checkpointing mode and precision, batch sizes, image sizes, two
 // widths), with the relative errors and the time one estimate takes.
+#include <unistd.h>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -32,9 +32,9 @@ struct GridPoint {
 
 // The CPU grid (CI): small models that measure in about a second each.
 std::vector<GridPoint> cpu_grid() {
-  const std::vector<std::string> base = {"model.image_size=32",      "model.channels=16,32",
+  const std::vector<std::string> base = {"model.image_size=32",        "model.channels=16,32",
                                          "model.attention_levels=0,1", "model.heads=2",
-                                         "memory.batch_size=8",      "model.latent_factor=4"};
+                                         "memory.batch_size=8",        "model.latent_factor=4"};
   std::vector<GridPoint> grid;
   const auto add = [&](const std::string& label, std::vector<std::string> extra) {
     std::vector<std::string> sets = base;
@@ -43,8 +43,8 @@ std::vector<GridPoint> cpu_grid() {
   };
   for (const char* b : {"math", "sliced", "flash", "sage", "linear", "channel", "local_window"})
     add(std::string(b), {std::string("memory.attention_backend=") + b});
-  add("math ckpt=attention", {"memory.attention_backend=math",
-                              "memory.gradient_checkpointing=attention"});
+  add("math ckpt=attention",
+      {"memory.attention_backend=math", "memory.gradient_checkpointing=attention"});
   add("math ckpt=all", {"memory.attention_backend=math", "memory.gradient_checkpointing=all"});
   add("flash ckpt=all", {"memory.attention_backend=flash", "memory.gradient_checkpointing=all"});
   add("math B=1", {"memory.attention_backend=math", "memory.batch_size=1"});
@@ -110,8 +110,9 @@ std::vector<GridPoint> cuda_grid() {
 
 // Measures one configuration in a fresh latentcast-cli process, as a user's run starts: one-time
 // allocations of a process (the cuBLAS workspace, cuDNN handles) land inside the measurement.
-engine::MeasureResult measure_fresh(const std::string& project, const std::vector<std::string>& sets,
-                                    const std::string& device, long long steps) {
+engine::MeasureResult measure_fresh(const std::string& project,
+                                    const std::vector<std::string>& sets, const std::string& device,
+                                    long long steps) {
   char exe[4096] = {0};
   const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   std::string dir = n > 0 ? std::string(exe, std::size_t(n)) : std::string("latentcast-bench");
@@ -126,7 +127,8 @@ engine::MeasureResult measure_fresh(const std::string& project, const std::vecto
   char buf[4096];
   for (std::size_t got; (got = std::fread(buf, 1, sizeof buf, pipe)) > 0;) text.append(buf, got);
   const int status = pclose(pipe);
-  if (status != 0) throw std::runtime_error("measure failed (" + std::to_string(status) + "): " + command);
+  if (status != 0)
+    throw std::runtime_error("measure failed (" + std::to_string(status) + "): " + command);
   const json j = json::parse(text);
   engine::MeasureResult m;
   m.device = j.at("device").get<std::string>();
@@ -164,9 +166,9 @@ double median(std::vector<double> v) {
 
 int bench_estimator(int argc, char** argv) {
   try {
-    const cli::Args args(std::vector<std::string>(argv + 1, argv + argc),
-                         {"--project", "--device", "--steps", "--max-error", "--only", "--recorded"},
-                         {"--json"});
+    const cli::Args args(
+        std::vector<std::string>(argv + 1, argv + argc),
+        {"--project", "--device", "--steps", "--max-error", "--only", "--recorded"}, {"--json"});
     const std::string device = args.value("--device", "cpu");
     const long long steps = args.integer("--steps", 2, 1, 100);
     const double max_error = std::stod(args.value("--max-error", "0"));
@@ -199,7 +201,7 @@ int bench_estimator(int argc, char** argv) {
       cli::EstimateTarget target;
       if (recording.is_null()) {
         target = cli::estimate_target(config, device, "", 0);
-      } else {  // the recorded CUDA device, and the backend it resolved
+      } else {                        // the recorded CUDA device, and the backend it resolved
         ProjectConfig here = config;  // this machine only supplies the data sizes
         here.memory.attention_backend = AttentionBackend::Math;
         target = cli::estimate_target(here, "cpu", "", 0);
@@ -229,9 +231,8 @@ int bench_estimator(int argc, char** argv) {
       peak_us.push_back(us_peak);
 
       const engine::MeasureResult m =
-          recording.is_null()
-              ? measure_fresh(args.required("--project"), point.sets, device, steps)
-              : recorded(recording[index]);
+          recording.is_null() ? measure_fresh(args.required("--project"), point.sets, device, steps)
+                              : recorded(recording[index]);
       const bool cuda = m.cuda;
       const double ea = double(e.allocated_bytes - m.peak_allocated_bytes) /
                         double(std::max<std::int64_t>(1, m.peak_allocated_bytes));
@@ -264,20 +265,19 @@ int bench_estimator(int argc, char** argv) {
                       {"estimate_microseconds", us_peak},
                       {"estimate_with_savings_microseconds", us}});
     }
-    std::fprintf(stderr,
-                 "\n%zu configurations on %s: |error| allocated median %.2f %% max %.2f %%; "
-                 "reserved median %.2f %% max %.2f %%; worst under-prediction %.2f %%; one "
-                 "estimate: median %.0f us, max %.0f us (with savings <= %.0f us)\n",
-                 rows.size(), recording.is_null() ? device.c_str() : "cuda (recorded)",
-                 100 * median(err_alloc),
-                 100 * (err_alloc.empty() ? 0 : *std::max_element(err_alloc.begin(), err_alloc.end())),
-                 100 * median(err_reserved),
-                 100 * (err_reserved.empty()
-                            ? 0
-                            : *std::max_element(err_reserved.begin(), err_reserved.end())),
-                 100 * worst_under, median(peak_us),
-                 peak_us.empty() ? 0.0 : *std::max_element(peak_us.begin(), peak_us.end()),
-                 estimate_us_max);
+    std::fprintf(
+        stderr,
+        "\n%zu configurations on %s: |error| allocated median %.2f %% max %.2f %%; "
+        "reserved median %.2f %% max %.2f %%; worst under-prediction %.2f %%; one "
+        "estimate: median %.0f us, max %.0f us (with savings <= %.0f us)\n",
+        rows.size(), recording.is_null() ? device.c_str() : "cuda (recorded)",
+        100 * median(err_alloc),
+        100 * (err_alloc.empty() ? 0 : *std::max_element(err_alloc.begin(), err_alloc.end())),
+        100 * median(err_reserved),
+        100 * (err_reserved.empty() ? 0
+                                    : *std::max_element(err_reserved.begin(), err_reserved.end())),
+        100 * worst_under, median(peak_us),
+        peak_us.empty() ? 0.0 : *std::max_element(peak_us.begin(), peak_us.end()), estimate_us_max);
     if (args.flag("--json"))
       std::cout << json{{"device", device},
                         {"steps", steps},
@@ -290,8 +290,8 @@ int bench_estimator(int argc, char** argv) {
                        .dump(2)
                 << "\n";
     if (max_error > 0 && worst > max_error) {
-      std::fprintf(stderr, "FAILED: an error of %.2f %% exceeds --max-error %.2f %%\n",
-                   100 * worst, 100 * max_error);
+      std::fprintf(stderr, "FAILED: an error of %.2f %% exceeds --max-error %.2f %%\n", 100 * worst,
+                   100 * max_error);
       return 1;
     }
     return 0;

@@ -59,9 +59,9 @@ int cmd_estimate(const std::vector<std::string>& argv) {
   project::apply_overrides(config, args.all("--set"));
   if (args.has("--capacity") && args.has("--gpu"))
     throw UsageError("--capacity and --gpu: give one of them");
-  const EstimateTarget target = estimate_target(config, args.value("--device", "auto"),
-                                                args.value("--gpu"),
-                                                args.integer("--capacity", 0, 1, 1LL << 50));
+  const EstimateTarget target =
+      estimate_target(config, args.value("--device", "auto"), args.value("--gpu"),
+                      args.integer("--capacity", 0, 1, 1LL << 50));
   const estimator::Estimate e = estimator::estimate(target.request);
   std::optional<estimator::Recommendation> rec;
   if (args.flag("--recommend") && target.request.device.capacity_bytes > 0)
@@ -89,8 +89,8 @@ int cmd_estimate(const std::vector<std::string>& argv) {
   std::printf("attention: %s   peak during: %s\n", to_string(e.backend), e.peak_phase.c_str());
   std::printf("estimate:  %s", format_bytes(e.total_bytes).c_str());
   if (cal)
-    std::printf("   calibrated: %s (measured here %s, x%.3f)", format_bytes(cal->total_bytes).c_str(),
-                cal->measured.c_str(), cal->ratio);
+    std::printf("   calibrated: %s (measured here %s, x%.3f)",
+                format_bytes(cal->total_bytes).c_str(), cal->measured.c_str(), cal->ratio);
   if (e.capacity_bytes > 0)
     std::printf("   of %s: %s, margin %s", format_bytes(e.capacity_bytes).c_str(),
                 e.fits ? "fits" : "DOES NOT FIT", format_bytes(e.margin_bytes).c_str());

@@ -17,8 +17,8 @@
 #include "app/cli/commands.h"
 #include "app/cli/estimate_input.h"
 #include "app/project/project.h"
-#include "model/data/csv.h"
 #include "estimator/estimate.h"
+#include "model/data/csv.h"
 #include "model/engine.h"
 
 namespace latentcast::cli {
@@ -204,7 +204,8 @@ void save_calibration(const std::string& path, const engine::MeasureRequest& req
   list.push_back(c);
   project::save(stored, path);
   std::fprintf(stderr, "calibration for %s saved in %s: measured %s reserved, estimated %s\n",
-               c.device.c_str(), path.c_str(), estimator::format_bytes(c.measured_reserved_bytes).c_str(),
+               c.device.c_str(), path.c_str(),
+               estimator::format_bytes(c.measured_reserved_bytes).c_str(),
                estimator::format_bytes(c.predicted_reserved_bytes).c_str());
 }
 

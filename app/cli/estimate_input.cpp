@@ -27,8 +27,7 @@ EstimateTarget estimate_target(const ProjectConfig& config, const std::string& d
     }
     spec = *preset;
   } else if (device == "cuda" || (device == "auto" && report.cuda_available)) {
-    if (!report.cuda_available)
-      throw std::runtime_error("--device cuda: " + report.reason);
+    if (!report.cuda_available) throw std::runtime_error("--device cuda: " + report.reason);
     const GpuInfo& g = report.gpus.front();
     spec.name = "cuda:0 (" + g.name + ")";  // the engine's name for it, as calibrations record it
     spec.cuda = true;

@@ -15,8 +15,8 @@
 #include <limits>
 #include <map>
 #include <set>
-#include <utility>
 #include <type_traits>
+#include <utility>
 #include <variant>
 
 #include "app/project/schema.h"
@@ -261,14 +261,15 @@ std::vector<R> read_records(const Json& doc, const char* name, const RecordField
       for (const auto& f : fields)
         if (entry.key() == f.key) field = &f;
       if (!field)
-        fail(file, path,
-             "unknown field" +
-                 schema::did_you_mean(with_prefix(
-                     schema::closest(entry.key(), record_keys(fields, std::is_same_v<R, RunRecord>)),
-                     at + ".")));
+        fail(
+            file, path,
+            "unknown field" +
+                schema::did_you_mean(with_prefix(
+                    schema::closest(entry.key(), record_keys(fields, std::is_same_v<R, RunRecord>)),
+                    at + ".")));
       if (const auto* text = std::get_if<std::string R::*>(&field->member)) {
         if (!value.is_string()) fail(file, path, "must be a string, got " + show(value));
-        record.**text =
+        record.** text =
             field->is_path ? resolve(value.get<std::string>(), base_dir) : value.get<std::string>();
       } else {
         const auto count = schema::whole_number(value);
@@ -307,21 +308,20 @@ void check_counts(const std::vector<R>& records, const char* name,
 
 std::vector<RunRecord> read_runs(const Json& doc, const std::string& file,
                                  const std::string& base_dir) {
-  return read_records(doc, "runs", kRunFields, file, base_dir,
-                      [&](RunRecord& run, const std::string& key, const Json& value,
-                          const std::string& path) {
-                        if (key != kMetrics) return false;
-                        read_metrics(value, run, file, path);
-                        return true;
-                      });
+  return read_records(
+      doc, "runs", kRunFields, file, base_dir,
+      [&](RunRecord& run, const std::string& key, const Json& value, const std::string& path) {
+        if (key != kMetrics) return false;
+        read_metrics(value, run, file, path);
+        return true;
+      });
 }
 
 std::vector<Calibration> read_calibrations(const Json& doc, const std::string& file,
                                            const std::string& base_dir) {
-  return read_records(doc, "calibrations", kCalibrationFields, file, base_dir,
-                      [](Calibration&, const std::string&, const Json&, const std::string&) {
-                        return false;
-                      });
+  return read_records(
+      doc, "calibrations", kCalibrationFields, file, base_dir,
+      [](Calibration&, const std::string&, const Json&, const std::string&) { return false; });
 }
 
 Json write_runs(const std::vector<RunRecord>& runs, const std::string& base_dir) {

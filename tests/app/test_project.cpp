@@ -272,11 +272,13 @@ TEST_CASE("calibrations: every field survives; bad entries are refused naming th
   EXPECT_EQ(error_of([&] { validate(c); }),
             std::string("calibrations[0].context_bytes: must be an integer >= 0, got -5"));
   const std::string text = R"({"schema_version": 1, "calibrations": [{"device": 3}]})";
-  EXPECT(error_of([&] { from_json_text(text, "c.lcproj", ""); })
-             .find("calibrations[0].device: must be a string") != std::string::npos);
+  EXPECT(error_of([&] {
+           from_json_text(text, "c.lcproj", "");
+         }).find("calibrations[0].device: must be a string") != std::string::npos);
   const std::string typo = R"({"schema_version": 1, "calibrations": [{"measured_bytes": 3}]})";
-  EXPECT(error_of([&] { from_json_text(typo, "c.lcproj", ""); })
-             .find("calibrations[0].measured_bytes: unknown field") != std::string::npos);
+  EXPECT(error_of([&] {
+           from_json_text(typo, "c.lcproj", "");
+         }).find("calibrations[0].measured_bytes: unknown field") != std::string::npos);
 }
 
 TEST_CASE(

@@ -69,7 +69,7 @@ TEST_CASE("the breakdown sums to the total and the weights match the parameter c
     EXPECT_EQ(e.context_bytes > 0, cuda);
     EXPECT(e.parameters > 0 && e.vae_parameters > 0);
     EXPECT(e.total_bytes == std::max(e.vae_stage_bytes, e.diffusion_stage_bytes) +
-                               (e.reserved_bytes - e.allocated_bytes) + e.context_bytes);
+                                (e.reserved_bytes - e.allocated_bytes) + e.context_bytes);
   }
 }
 
@@ -110,8 +110,7 @@ TEST_CASE("attention backends: math's N x N scores cost the most at large N") {
 TEST_CASE("checkpointing lowers the peak: all below attention below none") {
   const EstimateRequest base = with(small(), [](auto& r) { r.config.memory.batch_size = 64; });
   const auto mode = [&](CheckpointMode m) {
-    return estimate_peak(
-               with(base, [m](auto& r) { r.config.memory.gradient_checkpointing = m; }))
+    return estimate_peak(with(base, [m](auto& r) { r.config.memory.gradient_checkpointing = m; }))
         .diffusion_stage_bytes;
   };
   EXPECT(mode(CheckpointMode::Attention) < mode(CheckpointMode::None));
@@ -122,8 +121,9 @@ TEST_CASE("mixed precision lowers the CUDA estimate; on the CPU it changes nothi
   const EstimateRequest gpu = with(small(true), [](auto& r) { r.config.memory.batch_size = 64; });
   const std::int64_t fp32 = estimate_peak(gpu).diffusion_stage_bytes;
   for (const Precision p : {Precision::Bf16, Precision::Fp16})
-    EXPECT(estimate_peak(with(gpu, [p](auto& r) { r.config.memory.precision = p; }))
-               .diffusion_stage_bytes < fp32);
+    EXPECT(estimate_peak(with(gpu, [p](auto& r) {
+             r.config.memory.precision = p;
+           })).diffusion_stage_bytes < fp32);
   const EstimateRequest cpu = small(false);
   EXPECT_EQ(total(with(cpu, [](auto& r) { r.config.memory.precision = Precision::Bf16; })),
             total(cpu));
@@ -147,9 +147,8 @@ TEST_CASE("each active option reports its saving against the unoptimised choice"
   EXPECT(e.savings[0].bytes > 0 && e.savings[1].bytes > 0);
   EXPECT_EQ(e.savings[0].option, std::string("memory.attention_backend"));
   EXPECT_EQ(e.savings[2].option, std::string("memory.precision"));
-  const std::int64_t math = total(with(r, [](auto& q) {
-    q.config.memory.attention_backend = AttentionBackend::Math;
-  }));
+  const std::int64_t math =
+      total(with(r, [](auto& q) { q.config.memory.attention_backend = AttentionBackend::Math; }));
   EXPECT_EQ(e.savings[0].bytes, math - e.total_bytes);
 }
 
@@ -180,11 +179,10 @@ TEST_CASE("recommend: the largest batch that fits, and single changes that fit")
   REQUIRE(rec.max_batch_size >= 1);
   EXPECT(rec.max_batch_size < 256);
   const double budget = 0.9 * double(r.device.capacity_bytes);
-  EXPECT(double(total(with(r, [&](auto& q) { q.config.memory.batch_size = rec.max_batch_size; }))) <=
-         budget);
-  EXPECT(double(total(with(r, [&](auto& q) {
-           q.config.memory.batch_size = rec.max_batch_size + 1;
-         }))) > budget);
+  EXPECT(double(total(with(
+             r, [&](auto& q) { q.config.memory.batch_size = rec.max_batch_size; }))) <= budget);
+  EXPECT(double(total(with(
+             r, [&](auto& q) { q.config.memory.batch_size = rec.max_batch_size + 1; }))) > budget);
   REQUIRE(!rec.changes.empty());
   for (const Change& c : rec.changes) EXPECT(double(c.total_bytes) <= budget);
   // A capacity that already fits everything keeps the configuration and reports it.
@@ -206,24 +204,32 @@ TEST_CASE("presets: 6 to 80 GB CUDA devices; unknown keys are not guessed") {
 
 TEST_CASE("bad input names the field and never overflows") {
   const EstimateRequest base = small();
-  EXPECT(error_of(with(base, [](auto& r) { r.config.memory.batch_size = 0; }))
-             .find("memory.batch_size") != std::string::npos);
-  EXPECT(error_of(with(base, [](auto& r) { r.config.memory.batch_size = -3; }))
-             .find("must be positive") != std::string::npos);
-  EXPECT(error_of(with(base, [](auto& r) { r.config.memory.batch_size = 1000000000; }))
-             .find("memory.batch_size") != std::string::npos);
-  EXPECT(error_of(with(base, [](auto& r) { r.config.model.image_size = 0; }))
-             .find("model.image_size") != std::string::npos);
-  EXPECT(error_of(with(base, [](auto& r) { r.config.model.image_size = 30; }))
-             .find("model.image_size") != std::string::npos);
-  EXPECT(error_of(with(base, [](auto& r) { r.config.model.latent_factor = 3; }))
-             .find("model.latent_factor") != std::string::npos);
+  EXPECT(error_of(with(base, [](auto& r) {
+           r.config.memory.batch_size = 0;
+         })).find("memory.batch_size") != std::string::npos);
+  EXPECT(error_of(with(base, [](auto& r) {
+           r.config.memory.batch_size = -3;
+         })).find("must be positive") != std::string::npos);
+  EXPECT(error_of(with(base, [](auto& r) {
+           r.config.memory.batch_size = 1000000000;
+         })).find("memory.batch_size") != std::string::npos);
+  EXPECT(error_of(with(base, [](auto& r) {
+           r.config.model.image_size = 0;
+         })).find("model.image_size") != std::string::npos);
+  EXPECT(error_of(with(base, [](auto& r) {
+           r.config.model.image_size = 30;
+         })).find("model.image_size") != std::string::npos);
+  EXPECT(error_of(with(base, [](auto& r) {
+           r.config.model.latent_factor = 3;
+         })).find("model.latent_factor") != std::string::npos);
   EXPECT(error_of(with(base, [](auto& r) { r.config.model.heads = 3; })).find("model.heads") !=
          std::string::npos);
-  EXPECT(error_of(with(base, [](auto& r) { r.config.model.channels = {}; }))
-             .find("model.channels") != std::string::npos);
-  EXPECT(error_of(with(base, [](auto& r) { r.config.model.attention_levels = {5}; }))
-             .find("model.attention_levels") != std::string::npos);
+  EXPECT(error_of(with(base, [](auto& r) {
+           r.config.model.channels = {};
+         })).find("model.channels") != std::string::npos);
+  EXPECT(error_of(with(base, [](auto& r) {
+           r.config.model.attention_levels = {5};
+         })).find("model.attention_levels") != std::string::npos);
   // Large but legal: 8192-pixel images at batch 4096 are refused as absurd, not wrapped around.
   EXPECT(error_of(with(base, [](auto& r) {
            r.config.model.image_size = 8192;
