@@ -10,6 +10,7 @@
 #include "model/engine.h"
 #include "model/forecaster.h"
 #include "tests/support/check.h"
+#include "tests/support/tiny_project.h"
 
 using namespace latentcast;
 namespace fs = std::filesystem;
@@ -24,24 +25,10 @@ std::string scratch(const std::string& name) {
   return dir.string();
 }
 
-// Two demo columns, 16 x 16 images, a two-level UNet: seconds on a laptop CPU.
+// The shared tiny configuration, trained long enough to learn something: seconds on a laptop CPU.
 ProjectConfig tiny() {
-  ProjectConfig c;
-  c.dataset.path = "builtin:demo";
-  c.dataset.columns = {"load", "temperature"};
-  c.dataset.lookback = 32;
-  c.dataset.horizon = 16;
-  c.dataset.stride = 8;
-  c.model.image_size = 16;
-  c.model.latent_factor = 4;
-  c.model.latent_channels = 4;
-  c.model.channels = {16, 32};
-  c.model.attention_levels = {1};
-  c.model.heads = 2;
+  ProjectConfig c = lctest::tiny_project();
   c.model.dropout = 0.0;
-  c.model.diffusion_steps = 100;
-  c.memory.attention_backend = AttentionBackend::Math;
-  c.memory.batch_size = 32;
   c.training.vae_steps = 150;
   c.training.steps = 200;
   c.training.learning_rate = 2e-3;

@@ -12,6 +12,7 @@
 #include "model/engine.h"
 #include "model/forecaster.h"
 #include "tests/support/check.h"
+#include "tests/support/tiny_project.h"
 
 using namespace latentcast;
 
@@ -36,24 +37,10 @@ std::size_t entries(const std::string& dir) {
   return n;
 }
 
-// The tiny configuration of test_engine: seconds for a few steps.
+// The tiny configuration of the model tests: seconds for a few steps.
 ProjectConfig tiny() {
-  ProjectConfig c;
-  c.dataset.path = "builtin:demo";
-  c.dataset.columns = {"load", "temperature"};
-  c.dataset.lookback = 32;
-  c.dataset.horizon = 16;
-  c.dataset.stride = 8;
-  c.model.image_size = 16;
-  c.model.latent_factor = 4;
-  c.model.latent_channels = 4;
-  c.model.channels = {16, 32};
-  c.model.attention_levels = {1};
-  c.model.heads = 2;
+  ProjectConfig c = lctest::tiny_project();
   c.model.period = 8;
-  c.model.diffusion_steps = 100;
-  c.memory.attention_backend = AttentionBackend::Math;
-  c.memory.batch_size = 32;
   return c;
 }
 
