@@ -2,7 +2,7 @@
 // settings): sizes rounded up to 512 bytes; blocks of at most 1 MiB come from 2 MiB segments,
 // blocks under 10 MiB from 20 MiB segments, larger ones from segments rounded up to 2 MiB; a
 // request takes the smallest cached free block that is large enough (best fit) and splits off
-// the rest when more than 512 bytes (small) or 1 MiB (large) remain; freed blocks merge with free
+// the rest when more than 1 MiB remains; freed blocks merge with free
 // neighbours of their segment and stay cached. Segments are never returned, so the reserve only
 // grows: its final value is its peak. Small blocks are counted by bytes only: their 2 MiB segments
 // are reserved as the small pool's live bytes first need them (its fragmentation is a few MiB at
@@ -33,7 +33,7 @@ class CachingAllocatorModel {
   struct Block {
     std::int64_t size = 0, address = 0;
     int prev = -1, next = -1;
-    bool allocated = false, small = false;
+    bool allocated = false;
   };
   using Key = std::tuple<std::int64_t, std::int64_t, int>;  // size, address, block
 
@@ -47,7 +47,7 @@ class CachingAllocatorModel {
   BlockPool nodes_;  // the tree's nodes, recycled
   std::set<Key, std::less<Key>, PoolAllocator<Key>> free_{std::less<Key>(),
                                                           PoolAllocator<Key>(&nodes_)};
-  std::int64_t large_reserved_ = 0, next_address_ = 0;
+  std::int64_t next_address_ = 0;
   std::int64_t small_live_ = 0, small_reserved_ = 0;
   std::int64_t reserved_ = 0;
 };
