@@ -168,15 +168,14 @@ Estimate estimate_peak(const EstimateRequest& request) {
   const Precision precision = request.config.memory.precision;
   rules.autocast = rules.cuda && precision != Precision::Fp32;
   rules.half = precision == Precision::Fp16 ? Dtype::F16 : Dtype::BF16;
-  const ReplayResult r =
-      replay_training(request.config, e.backend, {data.train_segments, data.val_segments}, rules);
+  const ReplayResult r = replay_training(request.config, e.backend, data, rules);
   e.allocated_bytes = r.peak;
   e.vae_stage_bytes = r.vae_stage_peak;
   e.diffusion_stage_bytes = r.diffusion_stage_peak;
   e.peak_phase = r.peak_phase;
   e.parameters = r.parameters;
   e.vae_parameters = r.vae_parameters;
-  for (const auto& b : r.blocks) e.blocks.push_back({b.name, b.bytes});
+  e.blocks = r.blocks;
   for (int c = 0; c < kCats; ++c)
     if (r.breakdown[c] != 0) e.breakdown.push_back({cat_name(Cat(c)), r.breakdown[c]});
   e.reserved_bytes = e.allocated_bytes;

@@ -75,7 +75,6 @@ Graph::Node& Graph::record(VList inputs, V& out, VList saved, bool alias) {
   tape_.emplace_back();
   Node& n = tape_.back();
   n.out = out.id;
-  n.out_grad_bytes = out.bytes();
   for (const V& s : saved)
     if (s.storage) n.saved[n.saved_count++] = s.storage;
   for (const V& in : inputs) {
@@ -88,22 +87,24 @@ Graph::Node& Graph::record(VList inputs, V& out, VList saved, bool alias) {
   return n;
 }
 
-V Graph::op(VList inputs, std::int64_t numel, Dtype dtype, VList saved, Cat cat,
-            std::int64_t forward_temp, std::int64_t backward_temp) {
+V Graph::make(VList inputs, std::int64_t numel, Dtype dtype, VList saved, Cat cat, bool alias,
+              std::int64_t backward_temp) {
   V out = fresh(numel, dtype, cat);
-  if (forward_temp > 0) sim_.spike(forward_temp, Cat::Temporary);
   bool needs = false;
   for (const V& in : inputs) needs = needs || in.requires_grad;
-  if (grad_ && needs) record(inputs, out, saved, false).backward_temp = backward_temp;
+  if (grad_ && needs) record(inputs, out, saved, alias).backward_temp = backward_temp;
+  return out;
+}
+
+V Graph::op(VList inputs, std::int64_t numel, Dtype dtype, VList saved, Cat cat,
+            std::int64_t forward_temp, std::int64_t backward_temp) {
+  V out = make(inputs, numel, dtype, saved, cat, false, backward_temp);
+  if (forward_temp > 0) sim_.spike(forward_temp, Cat::Temporary);
   return out;
 }
 
 V Graph::op_alias_grad(VList inputs, std::int64_t numel, Dtype dtype, Cat cat) {
-  V out = fresh(numel, dtype, cat);
-  bool needs = false;
-  for (const V& in : inputs) needs = needs || in.requires_grad;
-  if (grad_ && needs) record(inputs, out, {}, true);
-  return out;
+  return make(inputs, numel, dtype, {}, cat, true, 0);
 }
 
 V Graph::view(const V& x, std::int64_t numel, bool full_grad) {
@@ -112,14 +113,9 @@ V Graph::view(const V& x, std::int64_t numel, bool full_grad) {
   out.id = next_id_++;
   out.param = -1;
   out.requires_grad = false;
-  if (grad_ && x.requires_grad) {
-    Node& n = record({x}, out, {}, !full_grad);
-    // A view's gradient is a view of the output gradient (no bytes); select/index allocate the
-    // base's size. A narrower view grows its gradient to the base's size in either case.
-    if (n.in_count == 0) return out;
-    if (!full_grad && numel == x.numel) n.ins[0].alias = true;
-    if (!full_grad && numel != x.numel) n.ins[0].alias = false;
-  }
+  // A view's gradient is a view of the output gradient (no bytes); select/index allocate the
+  // base's size, and so does a narrower view (record() aliases only equal sizes).
+  if (grad_ && x.requires_grad) record({x}, out, {}, !full_grad);
   return out;
 }
 
@@ -194,12 +190,10 @@ V Graph::add(const V& a, const V& b) {
   return op_alias_grad({a, b}, n, promote(a.dtype, b.dtype));
 }
 
-V Graph::matmul(const V& a, const V& b, std::int64_t out_numel, bool copy_a, bool copy_b) {
+V Graph::matmul(const V& a, const V& b, std::int64_t out_numel) {
   use_blas();
-  V x = autocast_in(a), y = autocast_in(b);
-  // A strided operand is copied to a contiguous one by matmul's reshape; bmm saves the copies.
-  if (copy_a && x.dtype == a.dtype) x = op_alias_grad({x}, x.numel, x.dtype, Cat::Attention);
-  if (copy_b && y.dtype == b.dtype) y = op_alias_grad({y}, y.numel, y.dtype, Cat::Attention);
+  // bmm takes the transposed layouts of the attention views without copies.
+  const V x = autocast_in(a), y = autocast_in(b);
   // bmm saves each operand for the other's gradient.
   const V none;
   return op({x, y}, out_numel, x.dtype, {y.requires_grad ? x : none, x.requires_grad ? y : none},

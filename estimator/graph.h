@@ -121,8 +121,7 @@ class Graph {
   V silu(const V& x);
   V dropout(const V& x);
   V add(const V& a, const V& b);  // same shapes, or b broadcast (grad summed down)
-  V matmul(const V& a, const V& b, std::int64_t out_numel, bool copy_a = false,
-           bool copy_b = false);
+  V matmul(const V& a, const V& b, std::int64_t out_numel);
   V softmax(const V& x, Dtype out_dtype);
   V mse_loss(const V& prediction, const V& target);
 
@@ -139,7 +138,6 @@ class Graph {
  private:
   struct Node {
     int out = -1;
-    std::int64_t out_grad_bytes = 0;
     // Fixed capacity: no op saves more than 10 tensors or has more than 4 differentiable inputs.
     std::array<StoragePtr, 10> saved;
     int saved_count = 0;
@@ -167,6 +165,9 @@ class Graph {
   using Grads = std::unordered_map<int, StoragePtr>;
 
   V fresh(std::int64_t numel, Dtype dtype, Cat cat);
+  // The output of an op, recorded when grad is on and an input requires it.
+  V make(VList inputs, std::int64_t numel, Dtype dtype, VList saved, Cat cat, bool alias,
+         std::int64_t backward_temp);
   Node& record(VList inputs, V& out, VList saved, bool alias);
   void accumulate(Grads& grads, const Node::In& in, StoragePtr g);
   void run_backward(std::vector<Node>& tape, Grads& grads);

@@ -13,6 +13,13 @@ std::int64_t groups_of(std::int64_t channels) {  // model/nn/layers.h group_norm
   return g;
 }
 
+// The parameters added to `g` since index `first`: a module's list.
+std::vector<int> params_since(const Graph& g, std::size_t first) {
+  std::vector<int> out;
+  for (std::size_t p = first; p < g.param_count(); ++p) out.push_back(int(p));
+  return out;
+}
+
 struct Conv {
   int w = -1, b = -1;
   std::int64_t in = 0, out = 0, stride = 1;
@@ -101,7 +108,7 @@ struct Vae {
     }
     dec_norm = Norm(g, ch[0]);
     dec_out = Conv(g, ch[0], 3, 3);
-    for (std::size_t p = first; p < g.param_count(); ++p) params.push_back(int(p));
+    params = params_since(g, first);
   }
 
   // images [B, 3, S, S] -> moments [B, 2c, S/f, S/f]
@@ -221,14 +228,14 @@ class Unet {
     }
     norm_out_ = Norm(g, ch, cat);
     conv_out_ = Conv(g, ch, m.latent_channels, 3, 1, cat);
-    for (std::size_t p = first; p < g.param_count(); ++p) params.push_back(int(p));
+    params = params_since(g, first);
   }
 
   std::vector<int> params;
 
   // x [B, c, h, h]; cond [B, c, h, h] or empty; context [B, M, 64] or empty.
   V forward(Graph& g, const V& x, const V& cond, const V& context, std::int64_t b,
-            std::int64_t side, std::vector<BlockBytes>* blocks) {
+            std::int64_t side, std::vector<Estimate::Block>* blocks) {
     blocks_ = blocks;
     const auto& m = cfg_.model;
     const std::int64_t c0 = m.channels[0];
@@ -526,7 +533,7 @@ class Unet {
   Unit mid_unit_;
   Res mid_res_;
   Norm norm_out_;
-  std::vector<BlockBytes>* blocks_ = nullptr;
+  std::vector<Estimate::Block>* blocks_ = nullptr;
 };
 
 // HistoryTokens (model/nn/history_tokens.cpp): patch and spectrum projections, positions.
@@ -540,9 +547,9 @@ struct Tokens {
     patch = Linear(g, 8, 64, cat);
     spectrum = Linear(g, lookback / 2 + 1, 64, cat);
     position = g.add_param(patches * 64, cat);
-    for (std::size_t p = first; p < g.param_count(); ++p) params.push_back(int(p));
+    params = params_since(g, first);
   }
-  V forward(Graph& g, const V& history, std::int64_t b, std::int64_t lookback) const {
+  V forward(Graph& g, std::int64_t b, std::int64_t lookback) const {
     V patches_out;
     {
       const V padded = g.input(b * patches * 8, Dtype::F32);
@@ -554,7 +561,6 @@ struct Tokens {
       const V spectrum_in = g.input(b * (lookback / 2 + 1), Dtype::F32);
       spectral = spectrum(g, spectrum_in, b);
     }
-    (void)history;
     return g.op_alias_grad({patches_out, spectral}, b * (patches + 1) * 64, patches_out.dtype);
   }
 };
@@ -585,7 +591,7 @@ void zero_grad(Graph& g, const std::vector<int>& params) {
 }  // namespace
 
 ReplayResult replay_training(const ProjectConfig& cfg, AttentionBackend backend,
-                             const TrainingShape& data, const DeviceRules& rules) {
+                             const DataSize& data, const DeviceRules& rules) {
   ReplayResult result;
   Sim sim(rules.cuda);
   Graph g(sim, rules);
@@ -717,14 +723,13 @@ ReplayResult replay_training(const ProjectConfig& cfg, AttentionBackend backend,
     cache.push_back(sim.alloc(V_ * latent * 4, Cat::Data));  // noise
   }
   g.set_grad_enabled(true);
-  const bool was = true;
 
   // ---- stage 2: the denoiser ----
   const bool autocast = rules.autocast;
   const AdamW opt(g, denoiser);
   const StoragePtr perm = sim.alloc(M * 8, Cat::Data);
   {
-    std::vector<BlockBytes> blocks;
+    std::vector<Estimate::Block> blocks;
     V loss;
     {
       sim.set_phase("diffusion step: forward");
@@ -738,7 +743,7 @@ ReplayResult replay_training(const ProjectConfig& cfg, AttentionBackend backend,
         g.set_grad_enabled(false);
         zh = encode_chunk(B, L);
         z0 = encode_chunk(B, H);
-        g.set_grad_enabled(was);
+        g.set_grad_enabled(true);
       }
       const V t = g.input(B, Dtype::I64);
       const V noise = g.input(B * latent, Dtype::F32);
@@ -749,7 +754,7 @@ ReplayResult replay_training(const ProjectConfig& cfg, AttentionBackend backend,
       {
         g.set_autocast(autocast);
         V ctx;
-        if (tokens) ctx = tokens->forward(g, hist, B, L);
+        if (tokens) ctx = tokens->forward(g, B, L);
         out = unet.forward(g, x_t, concat ? zh : V(), ctx, B, side, &blocks);
         out = g.cast(out, Dtype::F32);
         loss = g.mse_loss(out, target);
@@ -770,7 +775,7 @@ ReplayResult replay_training(const ProjectConfig& cfg, AttentionBackend backend,
     g.set_autocast(autocast);
     V x = g.input(B * latent, Dtype::F32), cond = g.input(B * latent, Dtype::F32);
     V ctx;
-    if (ema_tokens) ctx = ema_tokens->forward(g, x, B, L);
+    if (ema_tokens) ctx = ema_tokens->forward(g, B, L);
     const V out = ema.forward(g, x, concat ? cond : V(), ctx, B, side, nullptr);
     g.set_autocast(false);
     g.set_grad_enabled(true);

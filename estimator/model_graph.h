@@ -9,21 +9,10 @@
 #include <vector>
 
 #include "estimator/config.h"
+#include "estimator/estimate.h"
 #include "estimator/graph.h"
 
 namespace latentcast::estimator {
-
-struct TrainingShape {
-  std::int64_t train_segments = 0;  // windows x channels of the training split
-  std::int64_t val_segments = 0;    // of the validation split
-};
-
-// Per-block activation bytes kept for the backward (at the end of the forward, with the
-// checkpointing mode applied).
-struct BlockBytes {
-  std::string name;
-  std::int64_t bytes = 0;
-};
 
 struct ReplayResult {
   std::int64_t peak = 0;
@@ -31,14 +20,14 @@ struct ReplayResult {
   Bytes breakdown{};          // by category at the peak
   std::string peak_phase;     // where the peak happens
   std::int64_t vae_stage_peak = 0, diffusion_stage_peak = 0;
-  std::vector<BlockBytes> blocks;  // UNet blocks, diffusion step
-  std::int64_t parameters = 0;     // trainable denoiser parameters (count)
+  std::vector<Estimate::Block> blocks;  // activation bytes kept per UNet block, diffusion step
+  std::int64_t parameters = 0;          // trainable denoiser parameters (count)
   std::int64_t vae_parameters = 0;
 };
 
 // Replays model build, `steps`... of training: stage 1 (VAE) then stage 2 (diffusion), with the
 // backend already resolved (not Auto).
 ReplayResult replay_training(const ProjectConfig& config, AttentionBackend backend,
-                             const TrainingShape& data, const DeviceRules& rules);
+                             const DataSize& data, const DeviceRules& rules);
 
 }  // namespace latentcast::estimator

@@ -32,11 +32,16 @@ extern "C" void on_interrupt(int) {
   g_stop.store(true);
 }
 
-std::string run_id() {
+// The local time now in a strftime format.
+std::string local_time(const char* format) {
   const std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "run-%Y%m%d-%H%M%S", std::localtime(&t));
+  char buf[48];
+  std::strftime(buf, sizeof buf, format, std::localtime(&t));
   return buf;
+}
+
+std::string run_id() {
+  return local_time("run-%Y%m%d-%H%M%S");
 }
 
 std::string hms(double seconds) {
@@ -186,10 +191,7 @@ void save_calibration(const std::string& path, const engine::MeasureRequest& req
   const estimator::Estimate e = estimator::estimate_peak(target.request);
   Calibration c;
   c.device = m.device;
-  char when[32];
-  const std::time_t t = std::time(nullptr);
-  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", std::localtime(&t));
-  c.measured = when;
+  c.measured = local_time("%Y-%m-%dT%H:%M:%S");
   c.steps = m.steps;
   c.measured_allocated_bytes = m.peak_allocated_bytes;
   c.measured_reserved_bytes = m.peak_reserved_bytes;
