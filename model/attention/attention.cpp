@@ -65,8 +65,16 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
     case AttentionBackend::Sliced:
       return sliced_attention(q, k, v, settings.slice_size);
     case AttentionBackend::Flash:
-      // The CUDA kernel is issue 7; until then only the CPU kernel exists.
-      if (q.is_cuda()) return refuse();
+      if (q.is_cuda()) {
+#if LATENTCAST_WITH_CUDA
+        if (!backend_availability(settings.backend, devices(), true, static_cast<int>(q.size(-1)))
+                 .available)
+          return refuse();
+        return flash_attention_cuda(q, k, v);
+#else
+        return refuse();
+#endif
+      }
       return flash_attention_cpu(q, k, v);
     case AttentionBackend::Sage:
       if (q.is_cuda()) return refuse();

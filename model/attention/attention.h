@@ -6,8 +6,11 @@
 //   sliced        exact; query slices of memory.slice_size, recomputed slice by slice in the
 //   backward,
 //                 so the largest score block is slice x Nk in training too
-//   flash         exact; our tiled kernel (CPU here, CUDA in issue 7): online softmax, only the
-//                 log-sum-exp kept, backward recomputes the scores tile by tile (FlashAttention-2)
+//   flash         exact; our tiled kernels (CPU, and CUDA in model/kernels/flash): online softmax,
+//                 only the log-sum-exp kept, backward recomputes the scores tile by tile
+//                 (FlashAttention-2). On CUDA it computes in bf16 or fp16: float32 and float64
+//                 inputs are cast to bf16 and the results cast back (training runs in bf16 autocast
+//                 anyway, and a 16-bit tensor-core kernel is the point of the backend)
 //   sage          INT8: K smoothed by its mean over tokens, Q and K quantised per block, Q.K^T in
 //                 integer arithmetic, softmax and P.V in floating point (SageAttention)
 //   linear        elu(x)+1 feature maps, O(N d^2) (Katharopoulos et al. 2020)
@@ -56,6 +59,10 @@ torch::Tensor sliced_attention(const torch::Tensor& q, const torch::Tensor& k,
 // CPU tensors; float64 computes in float64, other dtypes in float32.
 torch::Tensor flash_attention_cpu(const torch::Tensor& q, const torch::Tensor& k,
                                   const torch::Tensor& v);
+// CUDA tensors (builds with CUDA only): bf16 and fp16 compute in their type, others in bf16 (see
+// above); head dims that are multiples of 8 up to 128.
+torch::Tensor flash_attention_cuda(const torch::Tensor& q, const torch::Tensor& k,
+                                   const torch::Tensor& v);
 torch::Tensor sage_attention_cpu(const torch::Tensor& q, const torch::Tensor& k,
                                  const torch::Tensor& v);
 torch::Tensor linear_attention(const torch::Tensor& q, const torch::Tensor& k,

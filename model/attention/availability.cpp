@@ -8,6 +8,10 @@
 #include <string>
 #include <utility>
 
+#if LATENTCAST_WITH_CUDA
+#include "model/kernels/flash/flash.h"
+#endif
+
 namespace latentcast {
 namespace {
 
@@ -67,7 +71,23 @@ Availability backend_availability(AttentionBackend backend, const DeviceReport& 
       return yes();  // LibTorch operators: every device, every head dim
     case AttentionBackend::Flash:
       if (!on_cuda) return yes();  // our CPU kernel: any head dim
-      return no("the CUDA flash kernel is not in this build yet (issue 7); flash runs on the CPU");
+#if LATENTCAST_WITH_CUDA
+      if (!kernels::flash::head_dim_supported(head_dim))
+        return no("the CUDA flash kernel takes head dims that are multiples of 8 up to 128, not " +
+                  std::to_string(head_dim));
+      if (!devices.cuda_available)
+        return no("no usable CUDA device" + (devices.reason.empty() ? "" : ": " + devices.reason));
+      {
+        // The engine runs on cuda:0; asking the runtime once keeps per-call checks cheap.
+        static const std::string why = kernels::flash::device_support(0);
+        if (!why.empty()) return no("the CUDA flash kernel cannot run here: " + why);
+      }
+      return yes();  // bf16/fp16 kernels; float32 runs are computed in bf16 (attention.h)
+#else
+      return no(
+          "the CUDA flash kernel is not in this build (this LibTorch is CPU-only); flash runs on "
+          "the CPU");
+#endif
     case AttentionBackend::Sage:
       if (!on_cuda) return yes();
       return no("the CUDA sage kernel is not in this build yet (issue 8); sage runs on the CPU");

@@ -1,0 +1,89 @@
+// Dispatch of the flash kernels by head dim and element type, and the device check.
+#include <cuda_runtime.h>
+
+#include "model/kernels/flash/flash.h"
+#include "model/kernels/flash/flash_launch.h"
+
+namespace latentcast::kernels::flash {
+namespace {
+
+// Smallest instantiated head dim that holds d; 0 when none does.
+int padded_head_dim(int d) {
+  if (d <= 0 || d % 8 != 0) return 0;
+  if (d <= 32) return 32;
+  if (d <= 64) return 64;
+  if (d <= 128) return 128;
+  return 0;
+}
+
+std::string text(cudaError_t status) {
+  return status == cudaSuccess ? std::string() : std::string(cudaGetErrorString(status));
+}
+
+template <class T>
+cudaError_t fwd(const FlashFwdParams& p, cudaStream_t s) {
+  switch (padded_head_dim(p.d)) {
+    case 32:
+      return run_fwd_hdim<32, T>(p, s);
+    case 64:
+      return run_fwd_hdim<64, T>(p, s);
+    case 128:
+      return run_fwd_hdim<128, T>(p, s);
+  }
+  return cudaErrorInvalidValue;
+}
+
+template <class T>
+cudaError_t bwd(const FlashBwdParams& p, cudaStream_t s) {
+  switch (padded_head_dim(p.d)) {
+    case 32:
+      return run_bwd_hdim<32, T>(p, s);
+    case 64:
+      return run_bwd_hdim<64, T>(p, s);
+    case 128:
+      return run_bwd_hdim<128, T>(p, s);
+  }
+  return cudaErrorInvalidValue;
+}
+
+__global__ void probe_kernel() {}
+
+}  // namespace
+
+bool head_dim_supported(int d) {
+  return padded_head_dim(d) != 0;
+}
+
+std::string device_support(int device) {
+  cudaDeviceProp props{};
+  cudaError_t status = cudaGetDeviceProperties(&props, device);
+  if (status != cudaSuccess) {
+    cudaGetLastError();
+    return std::string("CUDA runtime: ") + cudaGetErrorString(status);
+  }
+  // mma.sync with bf16 needs sm_80; the binary must also hold machine code for this GPU.
+  if (props.major < 8)
+    return "needs a GPU of compute capability 8.0 or newer (this one is " +
+           std::to_string(props.major) + "." + std::to_string(props.minor) + ")";
+  cudaFuncAttributes attrs{};
+  status = cudaFuncGetAttributes(&attrs, probe_kernel);
+  if (status != cudaSuccess) {
+    cudaGetLastError();
+    return "the kernels are not built for compute capability " + std::to_string(props.major) + "." +
+           std::to_string(props.minor) +
+           " (set LATENTCAST_CUDA_ARCHITECTURES): " + cudaGetErrorString(status);
+  }
+  return {};
+}
+
+std::string run_fwd(const FlashFwdParams& p, Dtype dtype, void* stream) {
+  const auto s = static_cast<cudaStream_t>(stream);
+  return text(dtype == Dtype::BFloat16 ? fwd<__nv_bfloat16>(p, s) : fwd<__half>(p, s));
+}
+
+std::string run_bwd(const FlashBwdParams& p, Dtype dtype, void* stream) {
+  const auto s = static_cast<cudaStream_t>(stream);
+  return text(dtype == Dtype::BFloat16 ? bwd<__nv_bfloat16>(p, s) : bwd<__half>(p, s));
+}
+
+}  // namespace latentcast::kernels::flash

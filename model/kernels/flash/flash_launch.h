@@ -1,0 +1,18 @@
+// The per-head-dim launchers, declared for flash_api.cu and defined by one instantiation file each
+// (flash_{fwd,bwd}_hdim{32,64,128}.cu), so the kernels compile in parallel.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include "model/kernels/flash/flash.h"
+
+namespace latentcast::kernels::flash {
+
+template <int kHeadDim, class T>
+cudaError_t run_fwd_hdim(const FlashFwdParams& p, cudaStream_t stream);
+template <int kHeadDim, class T>
+cudaError_t run_bwd_hdim(const FlashBwdParams& p, cudaStream_t stream);
+
+}  // namespace latentcast::kernels::flash
