@@ -5,24 +5,43 @@
 // atomics, and a pass that scales and casts dQ. No N x N tensor exists anywhere.
 // Ref: Dao 2023, "FlashAttention-2", Algorithm 2.
 //
-// Version log (TFLOP/s = 3.5 x 4 B H N^2 d / time of forward + backward, bf16,
-// `latentcast-bench attention --device cuda`):
+// Version log (bf16, `latentcast-bench attention --device cuda --pass fwdbwd`, NVIDIA H200, PyTorch
+// 2.11 + CUDA 13; TFLOP/s = 3.5 x 4 B H N^2 d / time of forward + backward, our forward v1
+// included; SDPA's FA2 backend gives 269 and cuDNN 434 at (4,8,4096,64) in the same runs):
 //   v1 2026-12-02  each warp owns 16 keys: S^T = K Q^T and dP^T = V dO^T are computed key-major,
 //                  so P^T and dS^T feed dV += P^T dO and dK += dS^T Q straight from registers;
 //                  dS^T goes through shared memory for dQ = dS K (warps tiled over the query
 //                  block), added with float2 atomics. Q, dO, LSE and D double-buffered by cp.async.
-//                  Numbers: see the table below once measured.
+//                  128 keys x 64 queries, 8 warps. (4,8,4096,64) 169, (1,8,16384,64) 174,
+//                  (4,8,4096,32) 117, (16,4,784,32) 69, (2,8,3136,64) 127. Alternatives, all
+//                  within 1 %: K and V fragments kept in registers 170; the same with 4 warps 167;
+//                  128 queries per block 168 (spills). Nsight Compute: 1 CTA (8 warps) per SM,
+//                  7.5 cycles between issues per warp, stalls on shared-memory loads (32 %) and on
+//                  fixed-latency dependencies (31 %): latency bound, not bandwidth bound.
+//   v2 2026-12-02  LSE and D read as float2 per column pair (was one 4-byte load per element), dQ
+//                  accumulated in two sets (even and odd k-steps) for twice the independent mma
+//                  chains. (4,8,4096,64) 239, (4,8,4096,32) 182, (16,4,784,32) 104,
+//                  (2,8,3136,64) 177, (2,4,2048,128) 205. Tile alternatives, same run (4096x64 /
+//                  4096x32 / 784x32 / 3136x64): 32 queries and 2 CTAs per SM 235 / 199 / 113 / 175;
+//                  64 keys (4 warps) and 3 CTAs per SM 220 / 190 / 110 / 201; 64 keys, 32
+//                  queries, 4 CTAs per SM 215 / 184 / 106 / 177. Head dim 128 at (2,4,2048,128):
+//                  32 queries with 4 warps 181, 16 queries 173-180. Kept: head dim 32 at 2 CTAs
+//                  per SM; head dim 64 picks 64-key tiles where the grid's last wave would idle.
+//   v3 2026-12-02  the P and dS masks only in the last key or query block.
 #pragma once
 
 #include <cmath>
+#include <type_traits>
 
 #include "model/kernels/flash/flash.h"
 #include "model/kernels/flash/flash_common.cuh"
 
 namespace latentcast::kernels::flash {
 
-template <int kHeadDim_, int kBlockM_, int kWarps_>
+template <int kHeadDim_, int kBlockM_, int kWarps_, int kMinBlocks_ = 1>
 struct BwdTraits {
+  // CTAs per SM asked of the compiler (__launch_bounds__): caps the registers per thread.
+  static constexpr int kMinBlocks = kMinBlocks_;
   static constexpr int kHeadDim = kHeadDim_, kBlockM = kBlockM_;
   static constexpr int kWarps = kWarps_, kThreads = 32 * kWarps;
   static constexpr int kBlockN = 16 * kWarps;   // keys per CTA: 16 per warp
@@ -101,7 +120,8 @@ __global__ void flash_bwd_convert_dq_kernel(const FlashBwdParams p) {
 }
 
 template <class Traits, class T>
-__global__ void __launch_bounds__(Traits::kThreads) flash_bwd_kernel(const FlashBwdParams p) {
+__global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks)
+    flash_bwd_kernel(const FlashBwdParams p) {
   using E = Elem<T>;
   constexpr int kBlockM = Traits::kBlockM, kBlockN = Traits::kBlockN, kHeadDim = Traits::kHeadDim;
   constexpr int kStride = Traits::kStride, kSStride = Traits::kSStride;
@@ -201,18 +221,29 @@ __global__ void __launch_bounds__(Traits::kThreads) flash_bwd_kernel(const Flash
 
     // P^T = exp(scale S^T - LSE) and dS^T = P^T (dP^T - D); keys past n_k and queries past n_q
     // get P = 0.
-    const bool tail = m0 + kBlockM > p.n_q;
+    // Only the last key block and the last query block need the masks.
+    const bool masked = m0 + kBlockM > p.n_q || rows_k < kBlockN;
 #pragma unroll
     for (int nt = 0; nt < kMTiles; ++nt) {
+      const float2 lse2 = *reinterpret_cast<const float2*>(sLseb + nt * 8 + 2 * tq);
+      const float2 d2 = *reinterpret_cast<const float2*>(sDb + nt * 8 + 2 * tq);
+      const float l0 = lse2.x * 1.4426950408889634f, l1 = lse2.y * 1.4426950408889634f;
 #pragma unroll
       for (int c = 0; c < 4; ++c) {
-        const int col = nt * 8 + 2 * tq + (c & 1);
-        const bool valid = (c < 2 ? key_lo_valid : key_hi_valid) && (!tail || m0 + col < p.n_q);
-        const float pr =
-            valid ? fast_exp2(st[nt][c] * scale_log2 - sLseb[col] * 1.4426950408889634f) : 0.f;
+        const float pr = fast_exp2(st[nt][c] * scale_log2 - ((c & 1) ? l1 : l0));
         st[nt][c] = pr;
-        dpt[nt][c] = pr * (dpt[nt][c] - sDb[col]);
+        dpt[nt][c] = pr * (dpt[nt][c] - ((c & 1) ? d2.y : d2.x));
       }
+    }
+    if (masked) {
+#pragma unroll
+      for (int nt = 0; nt < kMTiles; ++nt)
+#pragma unroll
+        for (int c = 0; c < 4; ++c) {
+          const int col = nt * 8 + 2 * tq + (c & 1);
+          if (!(c < 2 ? key_lo_valid : key_hi_valid) || m0 + col >= p.n_q)
+            st[nt][c] = dpt[nt][c] = 0.f;
+        }
     }
 
     // dV += P^T dO and dK += dS^T Q: A from registers, B = dO / Q [queries, d] via ldmatrix.trans.
@@ -259,11 +290,14 @@ __global__ void __launch_bounds__(Traits::kThreads) flash_bwd_kernel(const Flash
 #pragma unroll
       for (int mi = 0; mi < Traits::kDqMTiles; ++mi) {
         const int r0 = (wm * Traits::kDqMTiles + mi) * 16;
-        float dq[kCTiles][4];
+        // Two accumulator sets, even and odd k-steps, for twice the independent mma chains.
+        float dq2[2][kCTiles][4];
 #pragma unroll
-        for (int ct = 0; ct < kCTiles; ++ct)
+        for (int e = 0; e < 2; ++e)
 #pragma unroll
-          for (int c = 0; c < 4; ++c) dq[ct][c] = 0.f;
+          for (int ct = 0; ct < kCTiles; ++ct)
+#pragma unroll
+            for (int c = 0; c < 4; ++c) dq2[e][ct][c] = 0.f;
 #pragma unroll
         for (int kk = 0; kk < kBlockN / 16; ++kk) {
           std::uint32_t a[4];
@@ -274,10 +308,15 @@ __global__ void __launch_bounds__(Traits::kThreads) flash_bwd_kernel(const Flash
             std::uint32_t bk[4];
             ldsm_x4_trans(bk, smem_addr(sK + (kk * 16 + ((lane / 8) % 2) * 8 + lane % 8) * kStride +
                                         c0 + ct * 8 + (lane / 16) * 8));
-            E::mma(dq[ct], a, bk[0], bk[1]);
-            E::mma(dq[ct + 1], a, bk[2], bk[3]);
+            E::mma(dq2[kk & 1][ct], a, bk[0], bk[1]);
+            E::mma(dq2[kk & 1][ct + 1], a, bk[2], bk[3]);
           }
         }
+        float dq[kCTiles][4];
+#pragma unroll
+        for (int ct = 0; ct < kCTiles; ++ct)
+#pragma unroll
+          for (int c = 0; c < 4; ++c) dq[ct][c] = dq2[0][ct][c] + dq2[1][ct][c];
 #pragma unroll
         for (int r = 0; r < 2; ++r) {
           const int row = m0 + r0 + quad + 8 * r;
@@ -346,24 +385,73 @@ cudaError_t launch_bwd(const FlashBwdParams& p, cudaStream_t stream) {
   return cudaGetLastError();
 }
 
+// CTAs of `kernel` that fit on one SM at once.
+template <class Kernel>
+int resident_ctas(Kernel kernel, int threads, int smem_bytes) {
+  int ctas = 0;
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&ctas, kernel, threads, smem_bytes) !=
+      cudaSuccess) {
+    cudaGetLastError();
+    return 1;
+  }
+  return ctas > 0 ? ctas : 1;
+}
+
+// The share of the SM slots that the CTAs of a grid keep busy over its waves (1 = no tail).
+inline double wave_efficiency(std::int64_t ctas, std::int64_t slots) {
+  const std::int64_t waves = (ctas + slots - 1) / slots;
+  return double(ctas) / double(waves * slots);
+}
+
+// Tile shapes per head dim (the version log has the numbers behind them). Head dim 64 has two: 128
+// keys per CTA (the faster kernel) and 64 keys per CTA at 3 CTAs per SM, taken when the first
+// would leave most of its last wave idle (e.g. N = 3136: 25 key blocks x 16 heads on 132 SMs).
 template <int kHeadDim>
 struct BwdConfig;
 template <>
 struct BwdConfig<32> {
-  using Traits = BwdTraits<32, 64, 8>;
+  using Traits = BwdTraits<32, 64, 8, 2>;
+  using Small = Traits;
 };
 template <>
 struct BwdConfig<64> {
   using Traits = BwdTraits<64, 64, 8>;
+  using Small = BwdTraits<64, 64, 4, 3>;
 };
 template <>
 struct BwdConfig<128> {
   using Traits = BwdTraits<128, 32, 8>;
+  using Small = Traits;
 };
 
 template <int kHeadDim, class T>
 cudaError_t run_bwd_hdim(const FlashBwdParams& p, cudaStream_t stream) {
-  return launch_bwd<typename BwdConfig<kHeadDim>::Traits, T>(p, stream);
+  using Big = typename BwdConfig<kHeadDim>::Traits;
+  using Small = typename BwdConfig<kHeadDim>::Small;
+  if constexpr (!std::is_same_v<Big, Small>) {
+    static int sms = 0;
+    if (sms == 0) {
+      int device = 0;
+      cudaGetDevice(&device);
+      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+      if (sms <= 0) sms = 1;
+    }
+    const std::int64_t bh = std::int64_t(p.batch) * p.heads;
+    const auto blocks = [&](int n) { return (std::int64_t(p.n_k) + n - 1) / n * bh; };
+    cudaFuncSetAttribute(flash_bwd_kernel<Small, T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                         Small::kSmemBytes);
+    cudaFuncSetAttribute(flash_bwd_kernel<Big, T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                         Big::kSmemBytes);
+    const int big_slots =
+        sms * resident_ctas(flash_bwd_kernel<Big, T>, Big::kThreads, Big::kSmemBytes);
+    const int small_slots =
+        sms * resident_ctas(flash_bwd_kernel<Small, T>, Small::kThreads, Small::kSmemBytes);
+    // Measured: the small tiles run about 0.92x as fast as the big ones on a full grid.
+    if (0.92 * wave_efficiency(blocks(Small::kBlockN), small_slots) >
+        wave_efficiency(blocks(Big::kBlockN), big_slots))
+      return launch_bwd<Small, T>(p, stream);
+  }
+  return launch_bwd<Big, T>(p, stream);
 }
 
 }  // namespace latentcast::kernels::flash

@@ -2,10 +2,19 @@
 // looping over blocks of kBlockN keys held in shared memory, online softmax in registers, O and
 // the log-sum-exp written once. Ref: Dao 2023, "FlashAttention-2", Algorithm 1.
 //
-// Version log (TFLOP/s = 4 B H N^2 d / time, bf16, `latentcast-bench attention --device cuda`):
+// Version log (bf16, `latentcast-bench attention --device cuda --backends flash,...`, NVIDIA H200,
+// PyTorch 2.11 + CUDA 13; TFLOP/s = 4 B H N^2 d / time; SDPA's FA2 backend gives 278-300 and cuDNN
+// 438-475 at (4,8,4096,64) and (1,8,16384,64) in the same runs):
 //   v1 2026-12-02  mma.sync m16n8k16 + ldmatrix, cp.async double-buffered K and V, Q fragments
 //                  re-read from shared memory per k-step, 16-byte padded rows, O staged through
-//                  shared memory for 16-byte stores. Numbers: see the table below once measured.
+//                  shared memory for 16-byte stores; per warp 32 query rows (kBlockM 128, 4 warps),
+//                  kBlockN 64. (4,8,4096,64) 283-290 TFLOP/s, (1,8,16384,64) 299-306,
+//                  (4,8,4096,32) 211, (16,4,784,32) 91-98, (2,8,3136,64) 209-211. 240 registers,
+//                  2 CTAs per SM.
+//   v1 tile alternatives at (4,8,4096,64) / (4,8,4096,32), same run: 16 rows per warp
+//                  (kBlockM 64, 4 warps) 232 / 188; kBlockM 128 with 8 warps 253 / 177; kBlockM
+//                  128, kBlockN 128, 8 warps 232 / 204. Fewer rows per warp re-read K and V from
+//                  shared memory more often than the extra warps hide: v1's tiles stay.
 #pragma once
 
 #include <cmath>
@@ -248,7 +257,7 @@ cudaError_t launch_fwd(const FlashFwdParams& p, cudaStream_t stream) {
   return cudaGetLastError();
 }
 
-// The tile shapes per head dim (the version log says why these).
+// Tile shapes per head dim (the version log has the numbers behind them).
 template <int kHeadDim>
 struct FwdConfig;
 template <>
