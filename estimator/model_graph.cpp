@@ -391,9 +391,14 @@ class Unet {
       case AttentionBackend::Sdpa: {
         // Contiguous copies of q, k, v, the output and the fp32 log-sum-exp are saved (sage adds
         // its INT8 copies and per-block scales); the backward holds dO and D besides dQ, dK, dV.
+        // Our CUDA flash kernel computes in 16 bits (float32 runs in bf16 copies, attention.h) and
+        // its backward adds the fp32 dQ accumulator.
         std::vector<V> saved;
-        const bool cpu_kernel = backend != AttentionBackend::Sdpa;
-        const Dtype kt = cpu_kernel && type != Dtype::F32 ? Dtype::F32 : type;
+        const bool cuda_flash = backend == AttentionBackend::Flash && g.rules().cuda;
+        const bool cpu_kernel = backend != AttentionBackend::Sdpa && !cuda_flash;
+        const Dtype kt = cuda_flash ? (type == Dtype::F32 ? Dtype::BF16 : type)
+                         : cpu_kernel && type != Dtype::F32 ? Dtype::F32
+                                                            : type;
         V qc = g.input(q.numel, kt, Cat::Attention), kc = g.input(k.numel, kt, Cat::Attention),
           vc = g.input(v.numel, kt, Cat::Attention);
         V lse = g.input(bh * n, Dtype::F32, Cat::Attention);
@@ -406,7 +411,9 @@ class Unet {
           saved.push_back(g.input(bh * ((m + 63) / 64), Dtype::F32, Cat::Attention));
           fwd_temp = (q.numel + 2 * k.numel) * 4;  // fp32 scaled q, k and smoothed k
         }
-        const std::int64_t bwd = q.numel * dtype_bytes(kt) + bh * n * 4;
+        if (cuda_flash && kt != type) saved.push_back(g.input(q.numel, kt, Cat::Attention));  // O
+        const std::int64_t bwd =
+            q.numel * dtype_bytes(kt) + bh * n * 4 + (cuda_flash ? q.numel * 4 : 0);
         V out = g.op({q, k, v}, q.numel, type, saved, Cat::Attention, fwd_temp, bwd);
         return out;
       }
