@@ -1,6 +1,9 @@
 // Dispatch of the flash kernels by head dim and element type, and the device check.
 #include <cuda_runtime.h>
 
+#include <cstdlib>
+#include <string>
+
 #include "model/kernels/flash/flash.h"
 #include "model/kernels/flash/flash_launch.h"
 
@@ -20,6 +23,24 @@ std::string text(cudaError_t status) {
   return status == cudaSuccess ? std::string() : std::string(cudaGetErrorString(status));
 }
 
+// LATENTCAST_FLASH_FWD=mma keeps the forward on the mma.sync kernel where the wgmma one would run
+// (the tests run both; the benchmark compares them).
+bool wgmma_allowed() {
+  static const bool allowed = [] {
+    const char* v = std::getenv("LATENTCAST_FLASH_FWD");
+    return !(v && std::string(v) == "mma");
+  }();
+  return allowed;
+}
+
+#if LATENTCAST_FLASH_WGMMA
+template <int kHeadDim, class T>
+bool use_wgmma() {
+  static const bool ok = wgmma_allowed() && fwd_wgmma_runs_here<kHeadDim, T>();
+  return ok;
+}
+#endif
+
 template <class T>
 cudaError_t fwd(const FlashFwdParams& p, cudaStream_t s) {
   switch (padded_head_dim(p.d)) {
@@ -28,6 +49,9 @@ cudaError_t fwd(const FlashFwdParams& p, cudaStream_t s) {
     case 64:
       return run_fwd_hdim<64, T>(p, s);
     case 128:
+#if LATENTCAST_FLASH_WGMMA
+      if (use_wgmma<128, T>()) return run_fwd_wgmma_hdim<128, T>(p, s);
+#endif
       return run_fwd_hdim<128, T>(p, s);
   }
   return cudaErrorInvalidValue;

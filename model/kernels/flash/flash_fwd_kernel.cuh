@@ -15,6 +15,7 @@
 //                  (kBlockM 64, 4 warps) 232 / 188; kBlockM 128 with 8 warps 253 / 177; kBlockM
 //                  128, kBlockN 128, 8 warps 232 / 204. Fewer rows per warp re-read K and V from
 //                  shared memory more often than the extra warps hide: v1's tiles stay.
+//   Head dim 128 on sm_90 runs the wgmma kernel instead (flash_fwd_wgmma_kernel.cuh, its own log).
 #pragma once
 
 #include <cmath>

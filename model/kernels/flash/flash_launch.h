@@ -1,5 +1,6 @@
 // The per-head-dim launchers, declared for flash_api.cu and defined by one instantiation file each
-// (flash_{fwd,bwd}_hdim{32,64,128}.cu), so the kernels compile in parallel.
+// (flash_{fwd,bwd}_hdim{32,64,128}.cu, flash_fwd_wgmma_hdim128.cu), so the kernels compile in
+// parallel.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -14,5 +15,12 @@ template <int kHeadDim, class T>
 cudaError_t run_fwd_hdim(const FlashFwdParams& p, cudaStream_t stream);
 template <int kHeadDim, class T>
 cudaError_t run_bwd_hdim(const FlashBwdParams& p, cudaStream_t stream);
+
+// The Hopper forward (flash_fwd_wgmma_hdim128.cu, built for sm_90a when the build targets
+// sm_90: LATENTCAST_FLASH_WGMMA), and whether its machine code runs on the current device.
+template <int kHeadDim, class T>
+cudaError_t run_fwd_wgmma_hdim(const FlashFwdParams& p, cudaStream_t stream);
+template <int kHeadDim, class T>
+bool fwd_wgmma_runs_here();
 
 }  // namespace latentcast::kernels::flash
