@@ -19,7 +19,17 @@
 //                  bytes spilled 263); 1 warpgroup (kBlockM 64) at 3 CTAs per SM 151 / 167 / 137
 //                  / 139. Kept for head dim 128 only (263 against the mma.sync kernel's 246):
 //                  overlapping softmax with the next Q K^T (FlashAttention-3's pipelining and
-//                  warpgroup ping-pong) is what the head dim 64 case would need, not done.
+//                  warpgroup ping-pong) is what the head dim 64 case would need.
+//   w2 2026-12-02  (tried, reverted to w1) softmax of S_j overlapped with S_{j+1} = Q K_{j+1} on
+//                  the tensor cores (two S register sets, K_{j+2} and V_{j+1} prefetched a whole
+//                  iteration ahead, one barrier per iteration). Correct, but not faster: head
+//                  dim 64, kBlockN 64, 1 CTA per SM (154 registers) 185 / 196 / 138 / -; 2 CTAs per
+//                  SM (72 bytes spilled) 219 / 235 / 163 / -; kBlockN 128 (242 registers) 196 / 208
+//                  / 143 / -; head dim 128: 221 (214 registers), 126 (2 CTAs per SM, 764 bytes
+//                  spilled), 199 (kBlockN 128, spills). The CTA-wide barriers keep both warpgroups
+//                  in step, so their softmax phases still coincide; the next step would be
+//                  per-warpgroup barriers (named barriers or mbarriers) and TMA loads, as in
+//                  FlashAttention-3.
 #pragma once
 
 #include <cmath>
