@@ -7,7 +7,7 @@
 //
 // Version log (bf16, `latentcast-bench attention --device cuda --pass fwdbwd`, NVIDIA H200, PyTorch
 // 2.11 + CUDA 13; TFLOP/s = 3.5 x 4 B H N^2 d / time of forward + backward, our forward v1
-// included; SDPA's FA2 backend gives 269 and cuDNN 434 at (4,8,4096,64) in the same runs):
+// included; in the v1 run SDPA FA2 gave 269 and cuDNN 434 at (4,8,4096,64)):
 //   v1 2026-12-02  each warp owns 16 keys: S^T = K Q^T and dP^T = V dO^T are computed key-major,
 //                  so P^T and dS^T feed dV += P^T dO and dK += dS^T Q straight from registers;
 //                  dS^T goes through shared memory for dQ = dS K (warps tiled over the query
@@ -27,7 +27,11 @@
 //                  queries, 4 CTAs per SM 215 / 184 / 106 / 177. Head dim 128 at (2,4,2048,128):
 //                  32 queries with 4 warps 181, 16 queries 173-180. Kept: head dim 32 at 2 CTAs
 //                  per SM; head dim 64 picks 64-key tiles where the grid's last wave would idle.
-//   v3 2026-12-02  the P and dS masks only in the last key or query block.
+//   v3 2026-12-02  the P and dS masks only in the last key or query block; the tile choices of
+//                  v2 in place. Two later runs (other H200 machines; SDPA FA2 257-260 and cuDNN
+//                  403-409 at (4,8,4096,64) there): (4,8,4096,64) 229-231, (1,8,16384,64) 243-244,
+//                  (4,8,4096,32) 201-208, (16,4,784,32) 84-103, (2,8,3136,64) 184-192: within the
+//                  run-to-run spread of v2, kept because it removes work from every inner block.
 #pragma once
 
 #include <cmath>
