@@ -117,6 +117,10 @@ struct RunRecord {
   std::int64_t peak_allocated_bytes = 0;
   std::int64_t peak_reserved_bytes = 0;
   std::vector<std::pair<std::string, double>> metrics;  // name -> value, in file order
+  // What the GUI plots again when the project is reopened: name -> one value per recorded step,
+  // all of one length ("step", "loss", "val_loss", "lr", "peak_allocated_bytes", ...), thinned to a
+  // few thousand points. NaN where a value is not known yet (null in the file). Empty from the CLI.
+  std::vector<std::pair<std::string, std::vector<double>>> curves;
 };
 
 // A measured peak of this project's training on one device (latentcast-cli measure), kept with

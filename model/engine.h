@@ -35,9 +35,12 @@ struct Progress {
   double loss = 0;               // this step's training loss
   double val_loss = -1;          // last validation loss; -1 before the first validation
   double lr = 0;
-  double samples_per_second = 0;          // training windows (images) per second, smoothed
-  double eta_seconds = 0;                 // time left in this stage at the current speed
-  std::int64_t peak_allocated_bytes = 0;  // CUDA: the caching allocator's peaks since the start
+  double samples_per_second = 0;  // training windows (images) per second, smoothed
+  double eta_seconds = 0;         // time left in this stage at the current speed
+  // CUDA: the caching allocator's peaks since the start. CPU: when the counter of
+  // model/memory/cpu_memory.h is installed, the peak of LibTorch's CPU bytes above those held when
+  // the model stage starts (what the estimate predicts; reserved = allocated); else 0.
+  std::int64_t peak_allocated_bytes = 0;
   std::int64_t peak_reserved_bytes = 0;
 };
 
@@ -58,6 +61,9 @@ struct TrainRequest {
   std::int64_t steps = -1;      // overrides training.steps when >= 0
   std::int64_t epochs = -1;     // overrides training.epochs (and sets steps to 0) when >= 1
   std::string resume_from;      // a checkpoint to continue from; empty: a new run
+  // > 0: stage 2 raises the engine's out-of-memory error when it reaches this step (1-based, as
+  // Progress::step counts), exactly as a real one surfaces; for testing how callers recover.
+  std::int64_t simulate_oom_at_step = 0;
 };
 
 struct TrainResult {

@@ -10,6 +10,7 @@
 
 #include "model/engine_internal.h"
 #include "model/forecaster.h"
+#include "model/memory/cpu_memory.h"
 #include "model/torch_compat.h"
 
 namespace latentcast::engine {
@@ -192,6 +193,18 @@ TrainResult train(const TrainRequest& request, const Callbacks& callbacks) {
     Segments train_set = make_segments(data, scaler, data.split.train, config);
     Segments val_set = make_segments(data, scaler, data.split.val, config);
     stage("model");
+    // CPU peaks count from here, like the estimate and engine::measure (Progress).
+    const bool count_cpu = !dev.on_cuda && memory::cpu_counter_installed();
+    const std::int64_t cpu_baseline = count_cpu ? memory::cpu_current_bytes() : 0;
+    if (count_cpu) memory::reset_cpu_peak();
+    const auto read_peaks = [&](std::int64_t& allocated, std::int64_t& reserved) {
+      if (count_cpu) {
+        allocated = reserved = memory::cpu_peak_bytes() - cpu_baseline;
+      } else {
+        allocated = detail::peak_allocated_bytes(dev);
+        reserved = detail::peak_reserved_bytes(dev);
+      }
+    };
     Forecaster f(config, meta, attention, dev.device);
     train_set = train_set.to(dev.device);  // the same tensors on the CPU
     val_set = val_set.to(dev.device);
@@ -268,8 +281,7 @@ TrainResult train(const TrainRequest& request, const Callbacks& callbacks) {
           const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
           p.samples_per_second = double(2 * B * (step + 1)) / std::max(seconds, 1e-9);
           p.eta_seconds = seconds / double(step + 1) * double(tc.vae_steps - step - 1);
-          p.peak_allocated_bytes = detail::peak_allocated_bytes(dev);
-          p.peak_reserved_bytes = detail::peak_reserved_bytes(dev);
+          read_peaks(p.peak_allocated_bytes, p.peak_reserved_bytes);
           callbacks.on_progress(p);
         }
       }
@@ -379,6 +391,10 @@ TrainResult train(const TrainRequest& request, const Callbacks& callbacks) {
     std::int64_t step = start_step;
     auto tick = Clock::now();
     for (; step < total; ++step) {
+      if (request.simulate_oom_at_step > 0 && step + 1 == request.simulate_oom_at_step)
+        throw EngineError(ErrorKind::OutOfMemory,
+                          "out of memory at step " + std::to_string(step + 1) +
+                              " (simulated: TrainRequest::simulate_oom_at_step)");
       if (stop_requested()) {
         run.status = "stopped";
         message("stopped at step " + std::to_string(step) + "; last checkpoint: " + last_path);
@@ -451,8 +467,7 @@ TrainResult train(const TrainRequest& request, const Callbacks& callbacks) {
         p.lr = lr;
         p.samples_per_second = speed;
         p.eta_seconds = double(total - step - 1) * double(B) / std::max(speed, 1e-9);
-        p.peak_allocated_bytes = detail::peak_allocated_bytes(dev);
-        p.peak_reserved_bytes = detail::peak_reserved_bytes(dev);
+        read_peaks(p.peak_allocated_bytes, p.peak_reserved_bytes);
         callbacks.on_progress(p);
       }
       if (validate_now && tc.early_stop_patience > 0 && stale >= tc.early_stop_patience) {
@@ -469,8 +484,7 @@ TrainResult train(const TrainRequest& request, const Callbacks& callbacks) {
     run.finished = now_iso();
     run.checkpoint_last = last_path;
     run.checkpoint_best = best_path;
-    run.peak_allocated_bytes = detail::peak_allocated_bytes(dev);
-    run.peak_reserved_bytes = detail::peak_reserved_bytes(dev);
+    read_peaks(run.peak_allocated_bytes, run.peak_reserved_bytes);
     run.metrics.emplace_back("final_train_loss", last_loss);
     if (best_val >= 0) run.metrics.emplace_back("best_val_loss", best_val);
     result.best_val_loss = best_val;

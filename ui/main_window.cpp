@@ -19,7 +19,12 @@
 #include <QToolBar>
 
 #include "ui/data_panel.h"
+#include "ui/forecast_panel.h"
+#include "ui/memory_panel.h"
+#include "ui/memory_planner.h"
 #include "ui/project_session.h"
+#include "ui/training_controller.h"
+#include "ui/training_panel.h"
 
 // Resources compiled into a static library are registered only when asked, at global scope.
 static void register_latentcast_resources() {
@@ -49,7 +54,14 @@ MainWindow::MainWindow(QWidget* parent)
   QApplication::setWindowIcon(windowIcon());
   setAcceptDrops(true);
   data_panel_ = new DataPanel(session_, this);
+  planner_ = new MemoryPlanner(session_, this);
+  memory_panel_ = new MemoryPanel(session_, planner_, this);
+  training_panel_ = new TrainingPanel(session_, planner_, this);
+  forecast_panel_ = new ForecastPanel(session_, this);
   tabs_->addTab(data_panel_, tr("&Data"));
+  tabs_->addTab(memory_panel_, tr("&Model && Memory"));
+  tabs_->addTab(training_panel_, tr("&Training"));
+  tabs_->addTab(forecast_panel_, tr("&Forecast"));
   setCentralWidget(tabs_);
   create_actions();
   statusBar()->showMessage(tr("Ready"));
@@ -58,6 +70,15 @@ MainWindow::MainWindow(QWidget* parent)
   connect(session_, &ProjectSession::project_replaced, this, &MainWindow::update_title);
   connect(data_panel_, &DataPanel::error, this,
           [this](const QString& message) { show_error(tr("Invalid setting"), message); });
+  connect(memory_panel_, &MemoryPanel::error, this,
+          [this](const QString& message) { show_error(tr("Model & Memory"), message); });
+  connect(training_panel_, &TrainingPanel::error, this,
+          [this](const QString& message) { show_error(tr("Training"), message); });
+  connect(forecast_panel_, &ForecastPanel::error, this,
+          [this](const QString& message) { show_error(tr("Forecast"), message); });
+  for (QObject* panel :
+       std::initializer_list<QObject*>{memory_panel_, training_panel_, forecast_panel_})
+    connect(panel, SIGNAL(status(QString)), this, SLOT(show_status(QString)));
 
   QSettings settings;
   restoreGeometry(settings.value(kGeometryKey).toByteArray());
@@ -103,6 +124,10 @@ void MainWindow::create_actions() {
                            .arg(QStringLiteral(LATENTCAST_VERSION)));
   });
   rebuild_recent_menu();
+}
+
+void MainWindow::show_status(const QString& message) {
+  statusBar()->showMessage(message, 8000);
 }
 
 void MainWindow::update_title() {
@@ -177,6 +202,16 @@ bool MainWindow::save_as(const QString& target) {
 }
 
 bool MainWindow::maybe_save() {
+  if (training_panel_->controller()->running()) {
+    QMessageBox box(QMessageBox::Question, tr("Training is running"),
+                    tr("A training run is in progress. Stop it (a checkpoint is saved) and "
+                       "continue?"),
+                    QMessageBox::Yes | QMessageBox::Cancel, this);
+    box.setObjectName(QStringLiteral("stopTrainingPrompt"));
+    if (box.exec() != QMessageBox::Yes) return false;
+    training_panel_->controller()->stop();
+    training_panel_->controller()->wait(-1);
+  }
   if (!session_->dirty()) return true;
   QMessageBox box(QMessageBox::Warning, tr("Unsaved changes"),
                   tr("The project \"%1\" has unsaved changes.").arg(session_->display_name()),

@@ -13,7 +13,11 @@ class QTabWidget;
 namespace latentcast::ui {
 
 class DataPanel;
+class ForecastPanel;
+class MemoryPanel;
+class MemoryPlanner;
 class ProjectSession;
+class TrainingPanel;
 
 class MainWindow : public QMainWindow {
   Q_OBJECT
@@ -23,6 +27,10 @@ class MainWindow : public QMainWindow {
 
   ProjectSession* session() const { return session_; }
   DataPanel* data_panel() const { return data_panel_; }
+  MemoryPlanner* planner() const { return planner_; }
+  MemoryPanel* memory_panel() const { return memory_panel_; }
+  TrainingPanel* training_panel() const { return training_panel_; }
+  ForecastPanel* forecast_panel() const { return forecast_panel_; }
   QTabWidget* tabs() const { return tabs_; }
   // The message of the last error shown to the user (empty if none yet).
   const QString& last_error() const { return last_error_; }
@@ -41,6 +49,9 @@ class MainWindow : public QMainWindow {
   void dragEnterEvent(QDragEnterEvent* event) override;
   void dropEvent(QDropEvent* event) override;
 
+ private Q_SLOTS:
+  void show_status(const QString& message);
+
  private:
   void create_actions();
   void open_dialog();
@@ -55,6 +66,10 @@ class MainWindow : public QMainWindow {
   ProjectSession* session_;
   QTabWidget* tabs_;
   DataPanel* data_panel_;
+  MemoryPlanner* planner_;
+  MemoryPanel* memory_panel_;
+  TrainingPanel* training_panel_;
+  ForecastPanel* forecast_panel_;
   QMenu* recent_menu_ = nullptr;
   QString last_error_;
 };

@@ -2,9 +2,13 @@
 // unchanged.
 #include "ui/project_session.h"
 
+#include <QDateTime>
+#include <QDir>
 #include <QFileInfo>
+#include <QStandardPaths>
 #include <stdexcept>
 
+#include "app/project/estimate_target.h"
 #include "model/data/dataset.h"
 #include "model/data/demo_series.h"
 
@@ -32,6 +36,8 @@ QString guarded(F&& f) {
     return text(e.what());
   } catch (const std::bad_alloc&) {
     return QStringLiteral("out of memory while loading");
+  } catch (const std::runtime_error& e) {
+    return text(e.what());
   }
 }
 
@@ -88,9 +94,9 @@ QString ProjectSession::save_to(const QString& path) {
   });
 }
 
-QString ProjectSession::edit(const std::function<void(ProjectConfig&)>& change) {
+QString ProjectSession::change(const std::function<void(ProjectConfig&)>& edit) {
   ProjectConfig candidate = config_;
-  change(candidate);
+  edit(candidate);
   const QString error = guarded([&] {
     project::validate(candidate);
     data::check_columns(table_, candidate.dataset);
@@ -103,18 +109,54 @@ QString ProjectSession::edit(const std::function<void(ProjectConfig&)>& change) 
 }
 
 QString ProjectSession::set_target_columns(const std::vector<std::string>& targets) {
-  return edit([&](ProjectConfig& c) { c.dataset.target_columns = targets; });
+  return change([&](ProjectConfig& c) { c.dataset.target_columns = targets; });
 }
 
 QString ProjectSession::set_split(const SplitConfig& split) {
-  return edit([&](ProjectConfig& c) { c.dataset.split = split; });
+  return change([&](ProjectConfig& c) { c.dataset.split = split; });
 }
 
 QString ProjectSession::set_window(int lookback, int horizon) {
-  return edit([&](ProjectConfig& c) {
+  return change([&](ProjectConfig& c) {
     c.dataset.lookback = lookback;
     c.dataset.horizon = horizon;
   });
+}
+
+QString ProjectSession::apply_settings(const std::vector<std::string>& key_values) {
+  ProjectConfig candidate = config_;
+  const QString error = guarded([&] { project::apply_overrides(candidate, key_values); });
+  if (!error.isEmpty()) return error;
+  return change([&](ProjectConfig& c) { c = candidate; });
+}
+
+void ProjectSession::add_run(const RunRecord& run) {
+  config_.runs.push_back(run);
+  set_dirty(true);
+  Q_EMIT runs_changed();
+}
+
+void ProjectSession::add_calibration(const Calibration& calibration) {
+  project::store_calibration(config_.calibrations, calibration);
+  set_dirty(true);
+  Q_EMIT config_changed();
+}
+
+QString ProjectSession::new_run_dir() const {
+  QDir base;
+  if (!path_.isEmpty()) {
+    const QFileInfo file(path_);
+    base = QDir(file.absolutePath() + QLatin1Char('/') + file.completeBaseName() +
+                QStringLiteral(".runs"));
+  } else {
+    base = QDir(QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) +
+                QStringLiteral("/runs/") + text(config_.name));
+  }
+  const QString stamp = QStringLiteral("run-") +
+                        QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss"));
+  QString id = stamp;
+  for (int n = 2; base.exists(id); ++n) id = stamp + QLatin1Char('-') + QString::number(n);
+  return base.absoluteFilePath(id);
 }
 
 void ProjectSession::replace(ProjectConfig config, data::Table table, QString path, bool dirty) {

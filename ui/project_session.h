@@ -5,6 +5,9 @@
 
 #include <QObject>
 #include <QString>
+#include <functional>
+#include <string>
+#include <vector>
 
 #include "app/project/project.h"
 #include "model/data/csv.h"
@@ -35,14 +38,26 @@ class ProjectSession : public QObject {
   QString set_target_columns(const std::vector<std::string>& targets);
   QString set_split(const SplitConfig& split);
   QString set_window(int lookback, int horizon);
+  // Any change of the settings (the memory panel's controls), validated the same way.
+  QString change(const std::function<void(ProjectConfig&)>& edit);
+  // Settings as the CLI's --set takes them ("memory.batch_size=8"): the estimator's
+  // recommendations and the out-of-memory dialog apply theirs this way.
+  QString apply_settings(const std::vector<std::string>& key_values);
+  // A finished (or stopped, or failed) training run joins the history; a measurement replaces the
+  // calibration of its device. Both make the project dirty.
+  void add_run(const RunRecord& run);
+  void add_calibration(const Calibration& calibration);
+  // Where a new training run writes its checkpoints: beside the project file
+  // (NAME.runs/ID, as the CLI does), or under the user's data folder for an unsaved project.
+  QString new_run_dir() const;
 
  Q_SIGNALS:
   void project_replaced();  // a different project (and table) is loaded
   void config_changed();    // the current project's settings changed
   void dirty_changed(bool dirty);
+  void runs_changed();  // the run history changed
 
  private:
-  QString edit(const std::function<void(ProjectConfig&)>& change);
   void replace(ProjectConfig config, data::Table table, QString path, bool dirty);
   void set_dirty(bool dirty);
 

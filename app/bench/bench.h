@@ -17,4 +17,8 @@ int bench_attention(int argc, char** argv);
 // --device cpu|cuda, --steps N, --only SUBSTRING, --max-error FRACTION (exit 1 above it), --json.
 int bench_estimator(int argc, char** argv);
 
+// With the GUI built: the longest gap between ticks of a GUI-thread timer while the Training tab
+// trains (worker thread), beside the same run on the GUI thread: --steps N, --dir D, --json.
+int bench_gui(int argc, char** argv);
+
 }  // namespace latentcast::bench

@@ -23,6 +23,10 @@ const Subcommand kSubcommands[] = {
     {"estimator", latentcast::bench::bench_estimator,
      "estimator --project P [--device cpu|cuda] [--steps N] [--only TEXT] [--max-error F] "
      "[--json]   estimate vs measured peak over a grid"},
+#if LATENTCAST_BENCH_GUI
+    {"gui", latentcast::bench::bench_gui,
+     "gui [--steps N] [--dir D] [--json]   GUI-thread responsiveness while training"},
+#endif
 };
 
 int usage() {

@@ -16,6 +16,8 @@
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
 #include "app/cli/estimate_input.h"
+#include "app/project/estimate_target.h"
+#include "app/project/forecast_csv.h"
 #include "app/project/project.h"
 #include "estimator/estimate.h"
 #include "model/data/csv.h"
@@ -189,21 +191,9 @@ void save_calibration(const std::string& path, const engine::MeasureRequest& req
                       const engine::MeasureResult& m) {
   const EstimateTarget target = estimate_target(request.config, request.device, "", 0);
   const estimator::Estimate e = estimator::estimate_peak(target.request);
-  Calibration c;
-  c.device = m.device;
-  c.measured = local_time("%Y-%m-%dT%H:%M:%S");
-  c.steps = m.steps;
-  c.measured_allocated_bytes = m.peak_allocated_bytes;
-  c.measured_reserved_bytes = m.peak_reserved_bytes;
-  c.context_bytes = m.context_bytes;
-  c.predicted_allocated_bytes = e.allocated_bytes;
-  c.predicted_reserved_bytes = e.reserved_bytes;
+  const Calibration c = project::make_calibration(m, e, local_time("%Y-%m-%dT%H:%M:%S"));
   ProjectConfig stored = project::load(path);
-  auto& list = stored.calibrations;
-  list.erase(std::remove_if(list.begin(), list.end(),
-                            [&](const Calibration& old) { return old.device == c.device; }),
-             list.end());
-  list.push_back(c);
+  project::store_calibration(stored.calibrations, c);
   project::save(stored, path);
   std::fprintf(stderr, "calibration for %s saved in %s: measured %s reserved, estimated %s\n",
                c.device.c_str(), path.c_str(),
@@ -275,29 +265,17 @@ int cmd_forecast(const std::vector<std::string>& argv) {
   request.seed = static_cast<std::uint64_t>(args.integer("--seed", 0, 0, std::int64_t(1) << 62));
   const engine::Forecast fc = engine::forecast(request, {});
 
-  std::string csv = std::string(fc.timestamps.empty() ? "row" : "timestamp") +
-                    ",column,q05,q25,median,q75,q95,actual\n";
-  for (std::size_t h = 0; h < fc.rows.size(); ++h)
-    for (std::size_t c = 0; c < fc.columns.size(); ++c) {
-      csv += fc.timestamps.empty() ? std::to_string(fc.rows[h])
-                                   : data::format_datetime(fc.timestamps[h]);
-      csv += "," + fc.columns[c] + "," + fmt(fc.q05[h][c]) + "," + fmt(fc.q25[h][c]) + "," +
-             fmt(fc.median[h][c]) + "," + fmt(fc.q75[h][c]) + "," + fmt(fc.q95[h][c]) + "," +
-             (fc.actual.empty() ? "" : fmt(fc.actual[h][c])) + "\n";
-    }
+  const std::string csv = project::forecast_csv(fc);
   if (!args.has("--out")) {
     std::fputs(csv.c_str(), stdout);
     return kExitOk;
   }
   const std::string out = args.value("--out");
-  const std::string tmp = out + ".tmp";
-  {
-    std::ofstream file(tmp, std::ios::out | std::ios::trunc | std::ios::binary);
-    if (!(file << csv) || !file.flush()) throw UsageError("--out: cannot write " + out);
+  try {
+    project::write_file_atomically(out, csv);
+  } catch (const std::runtime_error& e) {
+    throw UsageError(std::string("--out: ") + e.what());
   }
-  std::error_code ec;
-  fs::rename(tmp, out, ec);
-  if (ec) throw UsageError("--out: cannot write " + out + ": " + ec.message());
   std::printf("wrote %s: %zu steps x %zu columns\n", out.c_str(), fc.rows.size(),
               fc.columns.size());
   return kExitOk;

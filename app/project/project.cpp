@@ -215,28 +215,51 @@ const RecordField<Calibration> kCalibrationFields[] = {
     {"predicted_reserved_bytes", &Calibration::predicted_reserved_bytes, false},
 };
 constexpr const char* kMetrics = "metrics";
+constexpr const char* kCurves = "curves";
 
 template <class R, std::size_t N>
 std::vector<std::string> record_keys(const RecordField<R> (&fields)[N], bool metrics) {
   std::vector<std::string> keys;
   for (const auto& f : fields) keys.emplace_back(f.key);
-  if (metrics) keys.emplace_back(kMetrics);
+  if (metrics) {
+    keys.emplace_back(kMetrics);
+    keys.emplace_back(kCurves);
+  }
   return keys;
+}
+
+double number_or_nan(const Json& value, const std::string& file, const std::string& at) {
+  // JSON has no NaN or infinity; a diverged loss is written as null and comes back as NaN.
+  if (value.is_null()) return std::numeric_limits<double>::quiet_NaN();
+  if (!value.is_number()) fail(file, at, "must be a number, got " + show(value));
+  return value.get<double>();
+}
+
+Json number_or_null(double value) {
+  return std::isfinite(value) ? Json(value) : Json(nullptr);
+}
+
+void read_curves(const Json& value, RunRecord& run, const std::string& file,
+                 const std::string& at) {
+  if (!value.is_object())
+    fail(file, at, "must be an object of name: [numbers], got " + show(value));
+  for (const auto& c : value.items()) {
+    const std::string path = at + "." + c.key();
+    if (!c.value().is_array())
+      fail(file, path, "must be a list of numbers, got " + show(c.value()));
+    std::vector<double> values;
+    values.reserve(c.value().size());
+    for (std::size_t i = 0; i < c.value().size(); ++i)
+      values.push_back(number_or_nan(c.value()[i], file, path + "[" + std::to_string(i) + "]"));
+    run.curves.emplace_back(c.key(), std::move(values));
+  }
 }
 
 void read_metrics(const Json& value, RunRecord& run, const std::string& file,
                   const std::string& at) {
   if (!value.is_object()) fail(file, at, "must be an object of name: number, got " + show(value));
-  for (const auto& m : value.items()) {
-    // JSON has no NaN or infinity; a diverged loss is written as null and comes back as NaN.
-    if (m.value().is_null()) {
-      run.metrics.emplace_back(m.key(), std::numeric_limits<double>::quiet_NaN());
-    } else if (m.value().is_number()) {
-      run.metrics.emplace_back(m.key(), m.value().get<double>());
-    } else {
-      fail(file, at + "." + m.key(), "must be a number, got " + show(m.value()));
-    }
-  }
+  for (const auto& m : value.items())
+    run.metrics.emplace_back(m.key(), number_or_nan(m.value(), file, at + "." + m.key()));
 }
 
 // Reads the list `name` of records; `extra` handles a key the table does not (true if it did).
@@ -311,9 +334,15 @@ std::vector<RunRecord> read_runs(const Json& doc, const std::string& file,
   return read_records(
       doc, "runs", kRunFields, file, base_dir,
       [&](RunRecord& run, const std::string& key, const Json& value, const std::string& path) {
-        if (key != kMetrics) return false;
-        read_metrics(value, run, file, path);
-        return true;
+        if (key == kMetrics) {
+          read_metrics(value, run, file, path);
+          return true;
+        }
+        if (key == kCurves) {
+          read_curves(value, run, file, path);
+          return true;
+        }
+        return false;
       });
 }
 
@@ -329,9 +358,17 @@ Json write_runs(const std::vector<RunRecord>& runs, const std::string& base_dir)
   for (const auto& run : runs) {
     Json item = write_record(run, kRunFields, base_dir);
     Json metrics = Json::object();
-    for (const auto& [name, value] : run.metrics)
-      metrics[name] = std::isfinite(value) ? Json(value) : Json(nullptr);
+    for (const auto& [name, value] : run.metrics) metrics[name] = number_or_null(value);
     item[kMetrics] = std::move(metrics);
+    if (!run.curves.empty()) {
+      Json curves = Json::object();
+      for (const auto& [name, values] : run.curves) {
+        Json list = Json::array();
+        for (const double v : values) list.push_back(number_or_null(v));
+        curves[name] = std::move(list);
+      }
+      item[kCurves] = std::move(curves);
+    }
     list.push_back(std::move(item));
   }
   return list;
@@ -352,6 +389,16 @@ void check_runs(const std::vector<RunRecord>& runs, const std::string& file) {
     for (const auto& metric : runs[i].metrics)
       if (!seen.insert(metric.first).second)
         fail(file, at + "." + kMetrics, "duplicate metric " + show(Json(metric.first)));
+    std::set<std::string> curve_names;
+    for (const auto& [name, values] : runs[i].curves) {
+      if (!curve_names.insert(name).second)
+        fail(file, at + "." + kCurves, "duplicate curve " + show(Json(name)));
+      if (values.size() != runs[i].curves.front().second.size())
+        fail(file, at + "." + kCurves + "." + name,
+             "has " + std::to_string(values.size()) + " values where " +
+                 show(Json(runs[i].curves.front().first)) + " has " +
+                 std::to_string(runs[i].curves.front().second.size()));
+    }
   }
 }
 

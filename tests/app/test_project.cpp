@@ -248,6 +248,33 @@ TEST_CASE("runs: metric order and non-finite values survive") {
             std::string("runs[0].steps: must be an integer >= 0, got -1"));
 }
 
+TEST_CASE("run curves: survive a round trip with NaN as null; ragged or bad curves are refused") {
+  ProjectConfig c;
+  RunRecord run;
+  run.id = "run-1";
+  run.status = "completed";
+  run.curves = {{"step", {1, 2, 3}}, {"loss", {0.5, std::nan(""), 0.25}}};
+  c.runs = {run};
+  const std::string text = to_json_text(c, "");
+  EXPECT(text.find("\"curves\"") != std::string::npos);
+  const ProjectConfig back = from_json_text(text, "c.lcproj", "");
+  REQUIRE(back.runs.size() == 1);
+  REQUIRE(back.runs[0].curves.size() == 2);
+  EXPECT_EQ(back.runs[0].curves[0].first, std::string("step"));
+  EXPECT_EQ(back.runs[0].curves[0].second[2], 3.0);
+  EXPECT(std::isnan(back.runs[0].curves[1].second[1]));
+  EXPECT_EQ(back.runs[0].curves[1].second[2], 0.25);
+
+  c.runs[0].curves[1].second.pop_back();
+  EXPECT_EQ(error_of([&] { validate(c); }),
+            std::string("runs[0].curves.loss: has 2 values where \"step\" has 3"));
+  const std::string bad =
+      R"({"schema_version": 1, "runs": [{"id": "r", "curves": {"loss": [1, "x"]}}]})";
+  EXPECT(error_of([&] {
+           from_json_text(bad, "c.lcproj", "");
+         }).find("runs[0].curves.loss[1]: must be a number") != std::string::npos);
+}
+
 TEST_CASE("calibrations: every field survives; bad entries are refused naming the field") {
   ProjectConfig c;
   Calibration cal;
