@@ -131,6 +131,16 @@ ForecastPanel::ForecastPanel(ProjectSession* session, QWidget* parent)
     if (!path.isEmpty() && export_chart(path)) Q_EMIT status(tr("Wrote %1").arg(path));
   });
   connect(column_, qOverload<int>(&QComboBox::currentIndexChanged), this, &ForecastPanel::redraw);
+  // K and the seed are the project's forecasting settings.
+  connect(samples_, qOverload<int>(&QSpinBox::valueChanged), this, [this](int k) {
+    const QString message = session_->change([k](ProjectConfig& c) { c.forecasting.samples = k; });
+    if (!message.isEmpty()) Q_EMIT error(message);
+  });
+  connect(seed_, qOverload<int>(&QSpinBox::valueChanged), this, [this](int seed) {
+    const QString message =
+        session_->change([seed](ProjectConfig& c) { c.forecasting.seed = std::uint64_t(seed); });
+    if (!message.isEmpty()) Q_EMIT error(message);
+  });
   connect(origin_, qOverload<int>(&QSpinBox::valueChanged), this,
           [this] { at_row_->setChecked(true); });
   // A click inside the test split picks the window that starts there.
@@ -161,8 +171,11 @@ void ForecastPanel::refresh_sources() {
   const ProjectConfig& c = session_->config();
   const QString ckpt = checkpoint();
   checkpoint_label_->setText(ckpt.isEmpty() ? tr("none yet: train a model first") : ckpt);
-  samples_->setValue(c.forecasting.samples);
-  seed_->setValue(int(std::min<std::uint64_t>(c.forecasting.seed, std::uint64_t(INT32_MAX))));
+  {
+    const QSignalBlocker block_samples(samples_), block_seed(seed_);
+    samples_->setValue(c.forecasting.samples);
+    seed_->setValue(int(std::min<std::uint64_t>(c.forecasting.seed, std::uint64_t(INT32_MAX))));
+  }
   // Test windows: origins from the start of the test forecasts to the last full window.
   const auto rows = session_->table().rows();
   bool have_test = false;

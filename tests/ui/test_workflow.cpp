@@ -353,6 +353,8 @@ class WorkflowTest : public QObject {
     panel->set_origin(row);
     panel->samples_spin()->setValue(3);
     panel->seed_spin()->setValue(77);
+    QCOMPARE(window_->session()->config().forecasting.samples, 3);  // saved with the project
+    QCOMPARE(window_->session()->config().forecasting.seed, std::uint64_t(77));
     QVERIFY(panel->run_forecast());
     QTRY_VERIFY_WITH_TIMEOUT(!panel->busy(), 120000);
     QCOMPARE(panel->forecast().rows.front(), std::int64_t(row));
