@@ -149,9 +149,14 @@ ForecastPanel::ForecastPanel(ProjectSession* session, QWidget* parent)
     const double x = plot_->xAxis->pixelToCoord(event->pos().x());
     if (x >= origin_->minimum() && x <= origin_->maximum()) set_origin(std::int64_t(x + 0.5));
   });
-  connect(session_, &ProjectSession::project_replaced, this, &ForecastPanel::refresh_sources);
-  connect(session_, &ProjectSession::runs_changed, this, &ForecastPanel::refresh_sources);
+  // The checkpoint is looked up on disk only when the runs change, not on every settings edit.
+  connect(session_, &ProjectSession::project_replaced, this, [this] {
+    refresh_checkpoint();
+    refresh_sources();
+  });
+  connect(session_, &ProjectSession::runs_changed, this, &ForecastPanel::refresh_checkpoint);
   connect(session_, &ProjectSession::config_changed, this, &ForecastPanel::refresh_sources);
+  refresh_checkpoint();
   refresh_sources();
 }
 
@@ -159,18 +164,22 @@ ForecastPanel::~ForecastPanel() {
   if (job_) job_->wait();
 }
 
-QString ForecastPanel::checkpoint() const {
+void ForecastPanel::refresh_checkpoint() {
+  checkpoint_.clear();
   const auto& runs = session_->config().runs;
-  for (auto it = runs.rbegin(); it != runs.rend(); ++it)
+  for (auto it = runs.rbegin(); it != runs.rend() && checkpoint_.isEmpty(); ++it)
     for (const std::string& path : {it->checkpoint_best, it->checkpoint_last})
-      if (!path.empty() && std::filesystem::exists(path)) return QString::fromStdString(path);
-  return {};
+      if (!path.empty() && std::filesystem::exists(path)) {
+        checkpoint_ = QString::fromStdString(path);
+        break;
+      }
+  checkpoint_label_->setText(checkpoint_.isEmpty() ? tr("none yet: train a model first")
+                                                   : checkpoint_);
+  update_buttons();
 }
 
 void ForecastPanel::refresh_sources() {
   const ProjectConfig& c = session_->config();
-  const QString ckpt = checkpoint();
-  checkpoint_label_->setText(ckpt.isEmpty() ? tr("none yet: train a model first") : ckpt);
   {
     const QSignalBlocker block_samples(samples_), block_seed(seed_);
     samples_->setValue(c.forecasting.samples);

@@ -31,7 +31,7 @@ class ForecastPanel : public QWidget {
   ~ForecastPanel() override;
 
   // The checkpoint forecasts come from: the best of the newest run that has one, or empty.
-  QString checkpoint() const;
+  const QString& checkpoint() const { return checkpoint_; }
   // Starts a forecast at the chosen window (on a worker thread); false when one is running or
   // there is no checkpoint.
   bool run_forecast();
@@ -56,7 +56,8 @@ class ForecastPanel : public QWidget {
   void evaluation_ready();
 
  private:
-  void refresh_sources();  // checkpoint and test split after a project or run change
+  void refresh_checkpoint();  // after a project or run change
+  void refresh_sources();     // test split, columns, K and seed after any settings change
   void redraw();
   void update_buttons();
 
@@ -77,6 +78,7 @@ class ForecastPanel : public QWidget {
   QTableWidget* metrics_;
   QPointer<QThread> job_;
   engine::Forecast forecast_;
+  QString checkpoint_;
 };
 
 }  // namespace latentcast::ui

@@ -19,6 +19,7 @@
 #include "ui/qcp.h"
 
 #include "app/project/project.h"
+#include "tests/support/gui_test.h"
 #include "ui/data_panel.h"
 #include "ui/main_window.h"
 #include "ui/project_session.h"
@@ -89,17 +90,12 @@ class DataTabTest : public QObject {
 
  private Q_SLOTS:
   void initTestCase() {
-    QLocale::setDefault(QLocale::c());
-    QStandardPaths::setTestModeEnabled(true);
-    QCoreApplication::setOrganizationName(QStringLiteral("LatentcastTest"));
-    QCoreApplication::setApplicationName(QStringLiteral("test_ui_data"));
+    lctest::use_gui_test_environment("test_ui_data");
     QVERIFY(dir_.isValid());
   }
 
   void init() {
-    QSettings().clear();
-    window_ = std::make_unique<MainWindow>();
-    window_->show();
+    window_ = lctest::fresh_main_window();
     QVERIFY(QTest::qWaitForWindowExposed(window_.get()));
   }
 

@@ -32,6 +32,7 @@
 #include "app/project/project.h"
 #include "estimator/estimate.h"
 #include "model/attention/availability.h"
+#include "tests/support/gui_test.h"
 #include "tests/support/tiny_project.h"
 #include "ui/forecast_panel.h"
 #include "ui/main_window.h"
@@ -89,17 +90,12 @@ class WorkflowTest : public QObject {
 
  private Q_SLOTS:
   void initTestCase() {
-    QLocale::setDefault(QLocale::c());
-    QStandardPaths::setTestModeEnabled(true);
-    QCoreApplication::setOrganizationName(QStringLiteral("LatentcastTest"));
-    QCoreApplication::setApplicationName(QStringLiteral("test_ui_workflow"));
+    lctest::use_gui_test_environment("test_ui_workflow");
     QVERIFY(dir_.isValid());
   }
 
   void init() {
-    QSettings().clear();
-    window_ = std::make_unique<MainWindow>();
-    window_->show();
+    window_ = lctest::fresh_main_window();
     QVERIFY(QTest::qWaitForWindowExposed(window_.get()));
     // A tiny project on disk, opened as a user would.
     ProjectConfig c = lctest::tiny_project();
