@@ -6,9 +6,12 @@ LATENTCAST_BUILD=${LATENTCAST_BUILD:-$LATENTCAST_ROOT/build}
 
 # Why each package: compilers and build tools; Qt 6 widgets (+ Qt Test); plots; JSON; LibTorch (CPU);
 # the Qt SVG plugin for the icon; ccache for rebuilds on 2 cores; Xvfb + xauth for screenshots and scripts/run under a virtual display;
-# DejaVu fonts so offscreen GUI tests and screenshots render text.
+# DejaVu fonts so offscreen GUI tests and screenshots render text; for the Debian package
+# (scripts/package and its test): dpkg-dev (dpkg-shlibdeps), desktop-file-utils and shared-mime-info
+# to check the menu entry and the MIME type.
 LATENTCAST_PACKAGES=(g++ cmake ninja-build pkg-config ccache qt6-base-dev libqcustomplot-dev
-  nlohmann-json3-dev libtorch-dev libqt6svg6 xvfb xauth fonts-dejavu-core)
+  nlohmann-json3-dev libtorch-dev libqt6svg6 xvfb xauth fonts-dejavu-core dpkg-dev
+  desktop-file-utils shared-mime-info)
 
 latentcast_install_deps() {
   local missing=()

@@ -5,12 +5,12 @@
 #include <QDateTime>
 #include <QDir>
 #include <QFileInfo>
-#include <QStandardPaths>
 #include <stdexcept>
 
 #include "app/project/estimate_target.h"
 #include "model/data/dataset.h"
 #include "model/data/demo_series.h"
+#include "ui/app_paths.h"
 
 namespace latentcast::ui {
 namespace {
@@ -144,13 +144,14 @@ void ProjectSession::add_calibration(const Calibration& calibration) {
 
 QString ProjectSession::new_run_dir() const {
   QDir base;
-  if (!path_.isEmpty()) {
-    const QFileInfo file(path_);
+  const QFileInfo file(path_);
+  // Beside the project when its folder is writable; a project opened from a read-only place (the
+  // installed demo in /usr/share) keeps its runs in the user's data folder instead.
+  if (!path_.isEmpty() && QFileInfo(file.absolutePath()).isWritable()) {
     base = QDir(file.absolutePath() + QLatin1Char('/') + file.completeBaseName() +
                 QStringLiteral(".runs"));
   } else {
-    base = QDir(QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) +
-                QStringLiteral("/runs/") + text(config_.name));
+    base = QDir(user_data_dir() + QStringLiteral("/runs/") + text(config_.name));
   }
   const QString stamp = QStringLiteral("run-") +
                         QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss"));

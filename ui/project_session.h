@@ -48,7 +48,8 @@ class ProjectSession : public QObject {
   void add_run(const RunRecord& run);
   void add_calibration(const Calibration& calibration);
   // Where a new training run writes its checkpoints: beside the project file
-  // (NAME.runs/ID, as the CLI does), or under the user's data folder for an unsaved project.
+  // (NAME.runs/ID, as the CLI does), or under the user's data folder for an unsaved project or one
+  // in a read-only folder.
   QString new_run_dir() const;
 
  Q_SIGNALS:

@@ -7,6 +7,7 @@
 
 #include "ui/forecast_panel.h"
 #include "ui/main_window.h"
+#include "ui/self_test.h"
 #include "ui/training_controller.h"
 #include "ui/training_panel.h"
 
@@ -33,9 +34,21 @@ int main(int argc, char** argv) {
                      "into <dir>, then quit (for the documentation's screenshots)."),
       QStringLiteral("dir"));
   parser.addOption(tour);
+  const QCommandLineOption self_test(
+      QStringLiteral("self-test"),
+      QStringLiteral("Check this installation (its files, the demo project, the estimate, the "
+                     "icon, the user data folder), print one line per check, exit 0 when all "
+                     "pass."));
+  parser.addOption(self_test);
   parser.process(app);
 
   latentcast::ui::MainWindow window;
+  if (parser.isSet(self_test)) {
+    const latentcast::ui::SelfTestResult result = latentcast::ui::run_self_test(window);
+    for (const QString& line : result.lines) std::printf("%s\n", qPrintable(line));
+    std::printf("self-test: %s\n", result.ok ? "passed" : "FAILED");
+    return result.ok ? 0 : 1;
+  }
   window.show();
   const QStringList files = parser.positionalArguments();
   const bool loaded = files.isEmpty() ? window.load_demo() : window.open_path(files.first());
