@@ -1,6 +1,7 @@
 #include "estimator/caching_allocator.h"
 
 #include <algorithm>
+#include <iterator>
 
 namespace latentcast::estimator {
 namespace {
@@ -49,10 +50,34 @@ CachingAllocatorModel::Handle CachingAllocatorModel::allocate(std::int64_t bytes
     return {-1, size};
   }
   int id;
-  const auto it = free_.lower_bound(Key{size, -1, -1});
+  auto it = free_.lower_bound(Key{size, -1, -1});
+  // Expandable: the free block at the end of the segment (it can grow) is taken only when no
+  // other free block fits.
+  if (expandable_ && it != free_.end() && std::get<2>(*it) == last_ && std::next(it) != free_.end())
+    ++it;
   if (it != free_.end()) {
     id = std::get<2>(*it);
     free_.erase(it);
+  } else if (expandable_) {
+    // Map the shortfall at the end of the segment, extending a free block that ends there.
+    const bool tail_free = last_ >= 0 && !blocks_[last_].allocated;
+    const std::int64_t have = tail_free ? blocks_[last_].size : 0;
+    const std::int64_t grow = round_up(size - have, kLargeBuffer);
+    reserved_ += grow;
+    next_address_ += grow;
+    if (tail_free) {
+      id = last_;
+      erase_free(id);
+      blocks_[id].size += grow;
+    } else {
+      Block tail;
+      tail.size = grow;
+      tail.address = next_address_ - grow;
+      tail.prev = last_;
+      id = new_block(tail);
+      if (last_ >= 0) blocks_[last_].next = id;
+      last_ = id;
+    }
   } else {
     Block seg;
     seg.size = size < kMinLargeAlloc ? kLargeBuffer : round_up(size, kRoundLarge);
@@ -61,8 +86,9 @@ CachingAllocatorModel::Handle CachingAllocatorModel::allocate(std::int64_t bytes
     reserved_ += seg.size;
     id = new_block(seg);
   }
+  // Blocks split when more than 1 MiB would be left over; in an expandable segment, always.
   const std::int64_t remaining = blocks_[id].size - size;
-  if (remaining > kSmallSize) {
+  if (remaining > kSmallSize || (expandable_ && remaining >= kMinBlock)) {
     Block rest;
     rest.size = remaining;
     rest.address = blocks_[id].address + size;
@@ -72,6 +98,7 @@ CachingAllocatorModel::Handle CachingAllocatorModel::allocate(std::int64_t bytes
     if (blocks_[rest_id].next >= 0) blocks_[blocks_[rest_id].next].prev = rest_id;
     blocks_[id].next = rest_id;
     blocks_[id].size = size;
+    if (last_ == id) last_ = rest_id;
     insert_free(rest_id);
   }
   blocks_[id].allocated = true;
@@ -92,6 +119,7 @@ void CachingAllocatorModel::free(const Handle& handle) {
     blocks_[prev].size += blocks_[id].size;
     blocks_[prev].next = blocks_[id].next;
     if (blocks_[id].next >= 0) blocks_[blocks_[id].next].prev = prev;
+    if (last_ == id) last_ = prev;
     unused_.push_back(id);
     id = prev;
   }
@@ -101,6 +129,7 @@ void CachingAllocatorModel::free(const Handle& handle) {
     blocks_[id].size += blocks_[next].size;
     blocks_[id].next = blocks_[next].next;
     if (blocks_[next].next >= 0) blocks_[blocks_[next].next].prev = id;
+    if (last_ == next) last_ = id;
     unused_.push_back(next);
   }
   insert_free(id);

@@ -6,7 +6,14 @@
 // neighbours of their segment and stay cached. Segments are never returned, so the reserve only
 // grows: its final value is its peak. Small blocks are counted by bytes only: their 2 MiB segments
 // are reserved as the small pool's live bytes first need them (its fragmentation is a few MiB at
-// most), which keeps the model fast. Internal to the estimator.
+// most), which keeps the model fast.
+//
+// With expandable segments (PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True, Latentcast's setting)
+// the large pool is one segment whose address range is mapped in 20 MiB pages as it grows: when no
+// cached free block fits, the free block at the end of the segment (if any) is extended by the
+// shortfall, rounded up to pages, instead of a new segment of the whole request; that end block is
+// used only when no other free block fits, and blocks split whatever is left over (c10's
+// try_allocate_expandable_block, get_free_block and should_split). Internal to the estimator.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +27,8 @@ namespace latentcast::estimator {
 
 class CachingAllocatorModel {
  public:
+  explicit CachingAllocatorModel(bool expandable = false) : expandable_(expandable) {}
+
   struct Handle {
     int block = -1;
     std::int64_t bytes = 0;  // what the allocator counts as allocated (the block's size)
@@ -47,6 +56,8 @@ class CachingAllocatorModel {
   BlockPool nodes_;  // the tree's nodes, recycled
   std::set<Key, std::less<Key>, PoolAllocator<Key>> free_{std::less<Key>(),
                                                           PoolAllocator<Key>(&nodes_)};
+  bool expandable_;
+  int last_ = -1;  // expandable: the block at the end of the mapped range
   std::int64_t next_address_ = 0;
   std::int64_t small_live_ = 0, small_reserved_ = 0;
   std::int64_t reserved_ = 0;

@@ -26,6 +26,9 @@ struct DeviceSpec {
   bool sdpa = false;                // LibTorch >= 2 (auto resolves to sdpa)
   bool flash_kernel = true;         // our flash kernel runs here (auto's second choice)
   std::int64_t context_bytes = -1;  // CUDA context and libraries; -1: the typical figure
+  // LibTorch's caching allocator maps expandable segments: Latentcast's setting (see
+  // model/device.h); false for one cudaMalloc per segment (a user's own allocator settings).
+  bool expandable_segments = true;
 };
 
 struct GpuPreset {

@@ -61,6 +61,9 @@ struct DeviceRules {
   double conv_forward_workspace = 0.0;   // x max(input, output) bytes
   double conv_backward_workspace = 0.0;  // x (input + output) bytes
   double norm_backward_workspace = 0.0;  // x input bytes
+  // The CUDA caching allocator maps expandable segments (model/device.h) instead of one
+  // cudaMalloc per segment.
+  bool expandable_segments = false;
   static DeviceRules for_cpu() { return {false, false, Dtype::BF16, 1.0, 1.0, 1.0}; }
   // cuDNN, fitted on the H200 grid of docs/benchmarks.md ("estimator").
   static DeviceRules for_cuda() { return {true, false, Dtype::BF16, 0.0, 1.0, 0.0}; }

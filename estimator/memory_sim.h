@@ -57,8 +57,9 @@ class Sim {
  public:
   // cuda: allocations go through the caching allocator model (rounded blocks, cached segments);
   // on the CPU every byte is allocated and freed exactly.
-  explicit Sim(bool cuda = false) {
-    if (cuda) caching_ = std::make_unique<CachingAllocatorModel>();
+  // expandable: the allocator maps expandable segments (CachingAllocatorModel).
+  explicit Sim(bool cuda = false, bool expandable = false) {
+    if (cuda) caching_ = std::make_unique<CachingAllocatorModel>(expandable);
   }
 
   StoragePtr alloc(std::int64_t bytes, Cat cat);

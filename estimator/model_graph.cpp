@@ -600,7 +600,7 @@ void zero_grad(Graph& g, const std::vector<int>& params) {
 ReplayResult replay_training(const ProjectConfig& cfg, AttentionBackend backend,
                              const DataSize& data, const DeviceRules& rules) {
   ReplayResult result;
-  Sim sim(rules.cuda);
+  Sim sim(rules.cuda, rules.expandable_segments);
   Graph g(sim, rules);
   const auto& m = cfg.model;
   const std::int64_t S = m.image_size, f = m.latent_factor, c = m.latent_channels, side = S / f,

@@ -4,6 +4,9 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
 #include <stdexcept>
 
 #if LATENTCAST_WITH_CUDA
@@ -15,8 +18,27 @@
 
 namespace latentcast {
 
+void configure_cuda_allocator() {
+  if (std::getenv("PYTORCH_CUDA_ALLOC_CONF") == nullptr &&
+      std::getenv("PYTORCH_ALLOC_CONF") == nullptr)
+    setenv("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True", 0);
+}
+
+bool cuda_expandable_segments() {
+  // LibTorch 2.9+ reads PYTORCH_ALLOC_CONF first and falls back to PYTORCH_CUDA_ALLOC_CONF.
+  const char* conf = std::getenv("PYTORCH_ALLOC_CONF");
+  if (conf == nullptr) conf = std::getenv("PYTORCH_CUDA_ALLOC_CONF");
+  if (conf == nullptr) return false;
+  std::string s(conf);
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  s.erase(std::remove(s.begin(), s.end(), ' '), s.end());
+  const auto at = s.find("expandable_segments:");
+  return at != std::string::npos && s.compare(at + 20, 4, "true") == 0;
+}
+
 DeviceReport detect_devices() {
   DeviceReport report;
+  report.expandable_segments = cuda_expandable_segments();
   report.torch_version = TORCH_VERSION;
 #if LATENTCAST_WITH_CUDA
   report.cuda_compiled = true;

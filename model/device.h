@@ -24,7 +24,20 @@ struct DeviceReport {
   bool cuda_available = false;  // ...and a usable GPU is present
   std::string reason;           // why CUDA is unavailable, empty when available
   std::vector<GpuInfo> gpus;
+  // Whether LibTorch's CUDA caching allocator maps memory in expandable segments (our default,
+  // configure_cuda_allocator) rather than one cudaMalloc per segment: the estimator models both.
+  bool expandable_segments = true;
 };
+
+// LibTorch's CUDA caching allocator settings, in the environment variables it reads on its first
+// use. Latentcast runs it with expandable segments: memory is mapped page by page at the end of one
+// growing segment per stream, so freed space is reused across sizes and the reserve stays within
+// a few percent of the allocated peak (with one cudaMalloc per segment, library workspaces left
+// it 60 % above at batch 64, docs/benchmarks.md). A user's own PYTORCH_CUDA_ALLOC_CONF or
+// PYTORCH_ALLOC_CONF is kept. Call at the start of main, before any CUDA work.
+void configure_cuda_allocator();
+// Whether the allocator settings in the environment ask for expandable segments.
+bool cuda_expandable_segments();
 
 // Detects devices. Never throws: problems land in `reason`.
 DeviceReport detect_devices();

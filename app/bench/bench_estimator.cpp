@@ -9,8 +9,10 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "app/bench/bench.h"
@@ -18,6 +20,7 @@
 #include "app/cli/estimate_input.h"
 #include "app/project/project.h"
 #include "estimator/estimate.h"
+#include "model/device.h"
 #include "model/engine.h"  // MeasureResult
 
 namespace latentcast::bench {
@@ -109,15 +112,18 @@ std::vector<GridPoint> cuda_grid() {
 }
 
 // Measures one configuration in a fresh latentcast-cli process, as a user's run starts: one-time
-// allocations of a process (the cuBLAS workspace, cuDNN handles) land inside the measurement.
+// allocations of a process (the cuBLAS workspace, cuDNN handles) land inside the measurement. The
+// caching allocator runs with or without expandable segments as asked.
 engine::MeasureResult measure_fresh(const std::string& project,
                                     const std::vector<std::string>& sets, const std::string& device,
-                                    long long steps) {
+                                    long long steps, bool expandable) {
   char exe[4096] = {0};
   const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   std::string dir = n > 0 ? std::string(exe, std::size_t(n)) : std::string("latentcast-bench");
   dir = dir.substr(0, dir.find_last_of('/') + 1);
-  std::string command = "'" + dir + "latentcast-cli' measure --json --project '" + project +
+  std::string command = std::string("PYTORCH_CUDA_ALLOC_CONF=expandable_segments:") +
+                        (expandable ? "True" : "False") + " PYTORCH_ALLOC_CONF= '" + dir +
+                        "latentcast-cli' measure --json --project '" + project +
                         "' --no-save --device " + device + " --steps " + std::to_string(steps);
   for (const auto& set : sets) command += " --set '" + set + "'";
   command += " 2>/dev/null";
@@ -155,6 +161,36 @@ engine::MeasureResult recorded(const json& row) {
   return m;
 }
 
+// Runs `measure(i)` for every index in `todo`, `jobs` at a time. Parallel processes share the GPU:
+// each one's caching-allocator peaks are its own, but the context figure (cudaMemGetInfo) then
+// counts the others too, so it is only meaningful with one job.
+template <class F>
+void run_parallel(const std::vector<std::size_t>& todo, int jobs, F measure) {
+  std::size_t next = 0;
+  std::mutex lock;
+  std::string first_error;
+  const auto worker = [&] {
+    for (;;) {
+      std::size_t i;
+      {
+        const std::lock_guard<std::mutex> hold(lock);
+        if (next == todo.size() || !first_error.empty()) return;
+        i = todo[next++];
+      }
+      try {
+        measure(i);
+      } catch (const std::exception& e) {
+        const std::lock_guard<std::mutex> hold(lock);
+        if (first_error.empty()) first_error = e.what();
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int j = 0; j < std::max(1, jobs); ++j) threads.emplace_back(worker);
+  for (auto& t : threads) t.join();
+  if (!first_error.empty()) throw std::runtime_error(first_error);
+}
+
 double median(std::vector<double> v) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -168,8 +204,18 @@ int bench_estimator(int argc, char** argv) {
   try {
     const cli::Args args(
         std::vector<std::string>(argv + 1, argv + argc),
-        {"--project", "--device", "--steps", "--max-error", "--only", "--recorded"}, {"--json"});
+        {"--project", "--device", "--steps", "--max-error", "--only", "--recorded", "--allocator",
+         "--jobs"},
+        {"--json"});
     const std::string device = args.value("--device", "cpu");
+    // The CUDA caching allocator's mode, measured and predicted: expandable segments (Latentcast's
+    // setting, model/device.h) or classic (one cudaMalloc per segment).
+    const std::string allocator =
+        args.value("--allocator", cuda_expandable_segments() ? "expandable" : "classic");
+    if (allocator != "expandable" && allocator != "classic")
+      throw cli::UsageError("--allocator: expected expandable or classic, got '" + allocator + "'");
+    const bool expandable = allocator == "expandable";
+    const int jobs = static_cast<int>(args.integer("--jobs", 1, 1, 64));
     const long long steps = args.integer("--steps", 2, 1, 100);
     const double max_error = std::stod(args.value("--max-error", "0"));
     const ProjectConfig base = project::load(args.required("--project"));
@@ -186,6 +232,24 @@ int bench_estimator(int argc, char** argv) {
                         row.at("sets").get<std::vector<std::string>>()});
     }
 
+    // Measure first (in parallel with --jobs), then estimate and print in grid order.
+    std::vector<std::size_t> todo;
+    for (std::size_t index = 0; index < grid.size(); ++index)
+      if (only.empty() || grid[index].label.find(only) != std::string::npos) todo.push_back(index);
+    std::vector<engine::MeasureResult> measured(grid.size());
+    const auto mode_of = [&](std::size_t index) {
+      // Recordings before the allocator setting existed (2026-12-02) ran the classic allocator.
+      return recording.is_null() ? expandable
+                                 : recording[index].value("expandable_segments", false);
+    };
+    if (recording.is_null())
+      run_parallel(todo, jobs, [&](std::size_t i) {
+        measured[i] = measure_fresh(args.required("--project"), grid[i].sets, device, steps,
+                                    expandable);
+      });
+    else
+      for (const std::size_t i : todo) measured[i] = recorded(recording[i]);
+
     json rows = json::array();
     std::vector<double> err_alloc, err_reserved;
     double worst = 0, worst_under = 0, estimate_us_max = 0;
@@ -193,14 +257,14 @@ int bench_estimator(int argc, char** argv) {
     std::fprintf(stderr, "%-28s %11s %11s %7s %11s %11s %7s %9s\n", "configuration", "pred alloc",
                  "meas alloc", "err", "pred resv", "meas resv", "err", "est [us]");
     std::fprintf(stderr, "(MiB; est: one estimate, without savings)\n");
-    for (std::size_t index = 0; index < grid.size(); ++index) {
+    for (const std::size_t index : todo) {
       const GridPoint& point = grid[index];
-      if (!only.empty() && point.label.find(only) == std::string::npos) continue;
       ProjectConfig config = base;
       project::apply_overrides(config, point.sets);
       cli::EstimateTarget target;
       if (recording.is_null()) {
         target = cli::estimate_target(config, device, "", 0);
+        target.request.device.expandable_segments = expandable;
       } else {                        // the recorded CUDA device, and the backend it resolved
         ProjectConfig here = config;  // this machine only supplies the data sizes
         here.memory.attention_backend = AttentionBackend::Math;
@@ -211,6 +275,7 @@ int bench_estimator(int argc, char** argv) {
         d.name = "recorded CUDA device";
         d.sdpa = true;
         d.flash_kernel = false;
+        d.expandable_segments = mode_of(index);
         target.request.backend = *enum_from_string<AttentionBackend>(
             recording[index].at("attention_backend").get<std::string>());
       }
@@ -230,9 +295,7 @@ int bench_estimator(int argc, char** argv) {
       estimate_us_max = std::max(estimate_us_max, us);
       peak_us.push_back(us_peak);
 
-      const engine::MeasureResult m =
-          recording.is_null() ? measure_fresh(args.required("--project"), point.sets, device, steps)
-                              : recorded(recording[index]);
+      const engine::MeasureResult& m = measured[index];
       const bool cuda = m.cuda;
       const double ea = double(e.allocated_bytes - m.peak_allocated_bytes) /
                         double(std::max<std::int64_t>(1, m.peak_allocated_bytes));
@@ -250,6 +313,7 @@ int bench_estimator(int argc, char** argv) {
       rows.push_back({{"configuration", point.label},
                       {"sets", point.sets},
                       {"attention_backend", to_string(e.backend)},
+                      {"expandable_segments", mode_of(index)},
                       {"predicted_allocated_bytes", e.allocated_bytes},
                       {"measured_allocated_bytes", m.peak_allocated_bytes},
                       {"predicted_reserved_bytes", e.reserved_bytes},
@@ -280,6 +344,8 @@ int bench_estimator(int argc, char** argv) {
         peak_us.empty() ? 0.0 : *std::max_element(peak_us.begin(), peak_us.end()), estimate_us_max);
     if (args.flag("--json"))
       std::cout << json{{"device", device},
+                        {"allocator", recording.is_null() ? allocator : "as recorded"},
+                        {"jobs", jobs},
                         {"steps", steps},
                         {"configurations", rows},
                         {"median_abs_error_allocated", median(err_alloc)},

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "app/bench/bench.h"
+#include "model/device.h"
 
 namespace {
 
@@ -21,8 +22,9 @@ const Subcommand kSubcommands[] = {
      "            [--backends math,flash,...,sdpa_cudnn] [--min-seconds S] [--json]   every "
      "attention backend"},
     {"estimator", latentcast::bench::bench_estimator,
-     "estimator --project P [--device cpu|cuda] [--steps N] [--only TEXT] [--max-error F] "
-     "[--json]   estimate vs measured peak over a grid"},
+     "estimator --project P [--device cpu|cuda] [--steps N] [--only TEXT] [--max-error F]\n"
+     "            [--allocator expandable|classic] [--jobs N] [--recorded F.json] [--json]   "
+     "estimate vs measured peak over a grid"},
 #if LATENTCAST_BENCH_GUI
     {"gui", latentcast::bench::bench_gui,
      "gui [--steps N] [--dir D] [--json]   GUI-thread responsiveness while training"},
@@ -38,6 +40,7 @@ int usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  latentcast::configure_cuda_allocator();  // before any CUDA work
   if (argc < 2) return usage();
   for (const Subcommand& s : kSubcommands)
     if (std::strcmp(argv[1], s.name) == 0) return s.run(argc - 1, argv + 1);

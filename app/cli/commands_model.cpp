@@ -20,6 +20,7 @@
 #include "app/project/forecast_csv.h"
 #include "app/project/project.h"
 #include "estimator/estimate.h"
+#include "model/device.h"
 #include "model/data/csv.h"
 #include "model/engine.h"
 
@@ -228,7 +229,8 @@ int cmd_measure(const std::vector<std::string>& argv) {
                       {"vae_peak_allocated_bytes", m.vae_peak_allocated_bytes},
                       {"diffusion_peak_allocated_bytes", m.diffusion_peak_allocated_bytes},
                       {"vae_peak_reserved_bytes", m.vae_peak_reserved_bytes},
-                      {"diffusion_peak_reserved_bytes", m.diffusion_peak_reserved_bytes}}
+                      {"diffusion_peak_reserved_bytes", m.diffusion_peak_reserved_bytes},
+                      {"expandable_segments", m.cuda && cuda_expandable_segments()}}
                      .dump(2)
               << "\n";
     return kExitOk;

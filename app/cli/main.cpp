@@ -10,6 +10,7 @@
 #include "app/cli/commands.h"
 #include "app/project/project.h"
 #include "model/data/csv.h"
+#include "model/device.h"
 #include "model/engine.h"
 
 namespace {
@@ -62,6 +63,7 @@ void usage(std::FILE* to) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  latentcast::configure_cuda_allocator();  // before any CUDA work
   if (argc < 2) {
     usage(stderr);
     return kExitBadInput;

@@ -6,12 +6,14 @@
 #include <cstdio>
 
 #include "ui/forecast_panel.h"
+#include "model/device.h"
 #include "ui/main_window.h"
 #include "ui/self_test.h"
 #include "ui/training_controller.h"
 #include "ui/training_panel.h"
 
 int main(int argc, char** argv) {
+  latentcast::configure_cuda_allocator();  // before any CUDA work
   QApplication app(argc, argv);
   QApplication::setOrganizationName(QStringLiteral("Latentcast"));
   QApplication::setApplicationName(QStringLiteral("Latentcast"));

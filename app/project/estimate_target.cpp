@@ -34,6 +34,7 @@ estimator::DeviceSpec target_device(const DeviceReport& report, const std::strin
     spec.capacity_bytes = g.total_bytes;
     spec.major = g.major;
     spec.minor = g.minor;
+    spec.expandable_segments = report.expandable_segments;
   } else {
     spec.name = "cpu";
   }

@@ -3,7 +3,10 @@
 // input is refused with the field named. (Accuracy against measured peaks: test_estimate_accuracy.)
 #include "estimator/estimate.h"
 
+#include "estimator/caching_allocator.h"
+
 #include <cmath>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 
@@ -236,6 +239,62 @@ TEST_CASE("bad input names the field and never overflows") {
            r.config.memory.batch_size = 4096;
          })).find("1 PB") != std::string::npos);
   EXPECT(error_of(base).empty());
+}
+
+TEST_CASE("caching allocator model: one segment per miss, or an expandable segment's tail") {
+  constexpr std::int64_t MiB = std::int64_t(1) << 20;
+  // A freed block is reused by a smaller request; a larger one misses. One cudaMalloc per miss:
+  // 100, then 150 more; with expandable segments the free 100 MiB at the end grows by 60 (three
+  // 20 MiB pages).
+  for (const bool expandable : {false, true}) {
+    CachingAllocatorModel a(expandable);
+    const auto x = a.allocate(100 * MiB);
+    EXPECT_EQ(a.reserved(), 100 * MiB);
+    a.free(x);
+    const auto y = a.allocate(80 * MiB);
+    EXPECT_EQ(a.reserved(), 100 * MiB);
+    a.free(y);
+    const auto z = a.allocate(150 * MiB);
+    EXPECT_EQ(a.reserved(), (expandable ? 160 : 250) * MiB);
+    a.free(z);
+  }
+  // The tail grows only when it is free: A (30) and B (30) fill 60 MiB of pages; with A freed, a
+  // 50 MiB request finds no free block of 50 and the allocated B ends the segment, so 60 MiB of
+  // new pages are mapped. Freeing everything merges the blocks back into one free range of 120
+  // MiB, which then serves 120 MiB without growing.
+  CachingAllocatorModel e(true);
+  const auto a = e.allocate(30 * MiB);
+  const auto b = e.allocate(30 * MiB);
+  EXPECT_EQ(e.reserved(), 60 * MiB);
+  e.free(a);
+  const auto c = e.allocate(50 * MiB);
+  EXPECT_EQ(e.reserved(), 120 * MiB);
+  e.free(b);
+  e.free(c);
+  const auto d = e.allocate(120 * MiB);
+  EXPECT_EQ(e.reserved(), 120 * MiB);
+  EXPECT_EQ(d.bytes, 120 * MiB);
+  // Requests round up to 512 bytes; small ones (<= 1 MiB) fill 2 MiB pages of their own pool.
+  const auto s1 = e.allocate(1000);
+  EXPECT_EQ(s1.bytes, 1024);
+  EXPECT_EQ(e.reserved(), 122 * MiB);
+}
+
+TEST_CASE("expandable segments reserve no more than one cudaMalloc per segment") {
+  for (const int batch : {4, 16, 64}) {
+    EstimateRequest classic = with(small(true), [&](auto& r) {
+      r.config.memory.batch_size = batch;
+      r.device.expandable_segments = false;
+    });
+    const EstimateRequest expandable =
+        with(classic, [](auto& r) { r.device.expandable_segments = true; });
+    const Estimate c = estimate_peak(classic), x = estimate_peak(expandable);
+    // The same tensors either way; the classic allocator also counts the up to 1 MiB it does not
+    // split off a block.
+    EXPECT(std::llabs(c.allocated_bytes - x.allocated_bytes) <= c.allocated_bytes / 100);
+    EXPECT(x.reserved_bytes >= x.allocated_bytes);
+    EXPECT(x.reserved_bytes <= c.reserved_bytes);
+  }
 }
 
 TEST_CASE("format_bytes") {
