@@ -202,11 +202,10 @@ double median(std::vector<double> v) {
 
 int bench_estimator(int argc, char** argv) {
   try {
-    const cli::Args args(
-        std::vector<std::string>(argv + 1, argv + argc),
-        {"--project", "--device", "--steps", "--max-error", "--only", "--recorded", "--allocator",
-         "--jobs"},
-        {"--json"});
+    const cli::Args args(std::vector<std::string>(argv + 1, argv + argc),
+                         {"--project", "--device", "--steps", "--max-error", "--only", "--recorded",
+                          "--allocator", "--jobs"},
+                         {"--json"});
     const std::string device = args.value("--device", "cpu");
     // The CUDA caching allocator's mode, measured and predicted: expandable segments (Latentcast's
     // setting, model/device.h) or classic (one cudaMalloc per segment).
@@ -244,8 +243,8 @@ int bench_estimator(int argc, char** argv) {
     };
     if (recording.is_null())
       run_parallel(todo, jobs, [&](std::size_t i) {
-        measured[i] = measure_fresh(args.required("--project"), grid[i].sets, device, steps,
-                                    expandable);
+        measured[i] =
+            measure_fresh(args.required("--project"), grid[i].sets, device, steps, expandable);
       });
     else
       for (const std::size_t i : todo) measured[i] = recorded(recording[i]);

@@ -20,8 +20,8 @@
 #include "app/project/forecast_csv.h"
 #include "app/project/project.h"
 #include "estimator/estimate.h"
-#include "model/device.h"
 #include "model/data/csv.h"
+#include "model/device.h"
 #include "model/engine.h"
 
 namespace latentcast::cli {

@@ -5,8 +5,8 @@
 #include <QTimer>
 #include <cstdio>
 
-#include "ui/forecast_panel.h"
 #include "model/device.h"
+#include "ui/forecast_panel.h"
 #include "ui/main_window.h"
 #include "ui/self_test.h"
 #include "ui/training_controller.h"
