@@ -101,7 +101,6 @@ struct SageQuantized {
   torch::Tensor q8, k8;              // int8 [B, heads, N, dp]: Q times 1/sqrt(d) log2(e); K - mean
   torch::Tensor q_scales, k_scales;  // float32 [B, heads, ceil(N / 64)]
   torch::Tensor k_mean;              // float32 [B, heads, d]
-  torch::Tensor lse_bias;            // float32 [B, heads, Nq]: (q . k_mean) / sqrt(d)
 };
 SageQuantized sage_quantize_cuda(const torch::Tensor& q, const torch::Tensor& k);
 

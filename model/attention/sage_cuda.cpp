@@ -1,7 +1,7 @@
 // The CUDA `sage` backend: our INT8 kernels (model/kernels/sage) as an autograd function on the
 // current CUDA stream. Forward: the quantisation pass, then the INT8 attention kernel; backward: the
-// flash FlashAttention-2 backward in 16 bits with sage's output and log-sum-exp (straight-through
-// over the quantisation; sage_fwd_kernel.cuh has the reasoning). 16-bit inputs compute in their
+// flash FlashAttention-2 backward in 16 bits on the smoothed K with sage's output and log-sum-exp
+// (straight-through over the quantisation; sage_fwd_kernel.cuh has the reasoning). 16-bit inputs compute in their
 // type; float32 and float64 inputs are cast to bf16 and the results cast back, as for flash.
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -62,7 +62,6 @@ SageQuantized quantize(const torch::Tensor& q, const torch::Tensor& k) {
   out.q_scales = torch::empty({B, H, blocks(Nq)}, f32);
   out.k_scales = torch::empty({B, H, blocks(Nk)}, f32);
   out.k_mean = torch::empty({B, H, d}, f32);
-  out.lse_bias = torch::empty({B, H, Nq}, f32);
 
   sk::SageQuantParams p;
   p.q = q.data_ptr();
@@ -77,7 +76,6 @@ SageQuantized quantize(const torch::Tensor& q, const torch::Tensor& k) {
   p.k8 = out.k8.data_ptr<std::int8_t>();
   p.q_scales = out.q_scales.data_ptr<float>();
   p.k_scales = out.k_scales.data_ptr<float>();
-  p.lse_bias = out.lse_bias.data_ptr<float>();
   check_launch(sk::run_quant(p, kernel_dtype(q.scalar_type()),
                              c10::cuda::getCurrentCUDAStream().stream()),
                "quantisation");
@@ -95,15 +93,16 @@ class SageCudaFunction : public torch::autograd::Function<SageCudaFunction> {
     const std::int64_t B = q.size(0), H = q.size(1), Nq = q.size(2), Nk = k.size(2), d = q.size(3);
     torch::Tensor o = torch::empty({B, H, Nq, d}, q.options());  // [B, heads, Nq, d]
     torch::Tensor lse = torch::empty({B, H, Nq}, q.options().dtype(torch::kFloat32));
+    torch::Tensor k_mean;  // [B, heads, d], float32
     {
       // The INT8 copies live only through the forward: the backward works on q, k in 16 bits.
       const SageQuantized qk = quantize(q, k);
+      k_mean = qk.k_mean;
       sk::SageFwdParams p;
       p.q8 = qk.q8.data_ptr<std::int8_t>();
       p.k8 = qk.k8.data_ptr<std::int8_t>();
       p.q_scales = qk.q_scales.data_ptr<float>();
       p.k_scales = qk.k_scales.data_ptr<float>();
-      p.lse_bias = qk.lse_bias.data_ptr<float>();
       p.v = v.data_ptr();
       p.o = o.data_ptr();
       p.lse = lse.data_ptr<float>();
@@ -114,7 +113,7 @@ class SageCudaFunction : public torch::autograd::Function<SageCudaFunction> {
       check_launch(sk::run_fwd(p, kernel_dtype(type), c10::cuda::getCurrentCUDAStream().stream()),
                    "forward");
     }
-    ctx->save_for_backward({q, k, v, o, lse});
+    ctx->save_for_backward({q, k, v, o, lse, k_mean});
     ctx->saved_data["out_type"] = static_cast<std::int64_t>(out_type);
     return out_type == type ? o : o.to(out_type);
   }
@@ -123,10 +122,14 @@ class SageCudaFunction : public torch::autograd::Function<SageCudaFunction> {
                                                torch::autograd::tensor_list grads) {
     if (!grads[0].defined()) return {torch::Tensor(), torch::Tensor(), torch::Tensor()};
     const auto s = ctx->get_saved_variables();
-    const torch::Tensor &q = s[0], &k = s[1], &v = s[2], &o = s[3], &lse = s[4];
+    const torch::Tensor &q = s[0], &k = s[1], &v = s[2], &o = s[3], &lse = s[4], &k_mean = s[5];
     const c10::cuda::CUDAGuard guard(q.device());
     const auto out_type = static_cast<c10::ScalarType>(ctx->saved_data["out_type"].toInt());
-    const Grads g = flash_backward(q, k, v, o, lse, grads[0], "sage attention backward");
+    // The smoothed K the forward's scores (and so its LSE) were of; dK is the same for K and
+    // K - mean (sage_fwd_kernel.cuh, "Backward").
+    const torch::Tensor k_smooth =
+        (k.to(torch::kFloat32) - k_mean.unsqueeze(2)).to(q.scalar_type()).contiguous();
+    const Grads g = flash_backward(q, k_smooth, v, o, lse, grads[0], "sage attention backward");
     return {g.dq.to(out_type), g.dk.to(out_type), g.dv.to(out_type)};
   }
 };

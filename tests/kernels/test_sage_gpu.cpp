@@ -1,7 +1,8 @@
 // Our CUDA sage kernels (label gpu; skipped without CUDA). The quantisation pass against the CPU
 // reference's quantisation (the same INT8 values and block scales); the output against the float32
 // math reference, cosine similarity >= 0.999 and relative L1 <= 0.03 (the issue's bar) on random
-// inputs and on q, k, v taken from a UNet forward, at the benchmark shapes; the output against the
+// inputs and on q, k, v taken from a UNet forward, at the benchmark shapes, and with a large shared
+// offset in K (what smoothing is for); the output against the
 // CPU sage reference (the same scheme: their difference is the 16-bit P.V, bounded like flash's by
 // 2x math's 16-bit error, plus an allowance for rounding ties); gradients against math's (cosine
 // >= 0.995, relative L1 <= 0.08: the INT8 forward's error reaches them through O and the
@@ -84,7 +85,12 @@ void check_accuracy(const std::string& what, const torch::Tensor& q, const torch
   for (int i = 0; i < (backward ? 4 : 1); ++i) {
     const double cs = cosine(o[i], r[i]), l1 = rel_l1(o[i], r[i]);
     const double min_cos = i == 0 ? 0.999 : 0.995, max_l1 = i == 0 ? 0.03 : 0.08;
-    const bool ok = cs >= min_cos && l1 <= max_l1;
+    // A part whose exact value is 0 (dQ and dK with one key) has no direction: there the errors
+    // must be float rounding.
+    const double scale = r[i].abs().max().item<double>();
+    const bool zero = scale < 1e-6;
+    const bool ok = zero ? (o[i] - r[i]).abs().max().item<double>() <= 1e-3
+                         : cs >= min_cos && l1 <= max_l1;
     std::fprintf(stderr, "    %-8s %s %-3s cos %.6f rel_l1 %.3e %s\n", what.c_str(),
                  shape_text(q, k).c_str(), names[i], cs, l1, ok ? "ok" : "FAIL");
     if (!ok)
@@ -178,8 +184,6 @@ TEST_CASE("the quantisation pass gives the CPU reference's INT8 values, scales a
     EXPECT(torch::allclose(got.q_scales.cpu(), rq.scales, 1e-5, 0));
     EXPECT(torch::allclose(got.k_scales.cpu(), rk.scales, 1e-4, 1e-6));
     EXPECT(torch::allclose(got.k_mean.cpu(), mean.squeeze(2), 1e-5, 1e-5));
-    const torch::Tensor bias = (qf * mean).sum(-1) * scale;  // [B, heads, Nq]
-    EXPECT(torch::allclose(got.lse_bias.cpu(), bias, 1e-4, 1e-4));
   }
 }
 

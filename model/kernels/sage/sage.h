@@ -1,7 +1,7 @@
 // Host entry points of our sage (INT8) attention kernels: plain parameter structs and launch
 // functions, no CUDA or LibTorch headers, so model/ can include it. The backward is the flash
-// FlashAttention-2 backward (model/kernels/flash/flash.h) fed with sage's output and log-sum-exp;
-// sage_fwd_kernel.cuh documents why.
+// FlashAttention-2 backward (model/kernels/flash/flash.h) fed with the smoothed K, sage's output and
+// its log-sum-exp; sage_fwd_kernel.cuh documents why.
 #pragma once
 
 #include <cstdint>
@@ -35,7 +35,6 @@ struct SageQuantParams {
   std::int8_t* k8 = nullptr;     // [B, heads, n_k, dp]: round((k - k_mean) / k_scale)
   float* q_scales = nullptr;     // [B, heads, nqb]: max |q softmax_scale log2(e)| / 127 per block
   float* k_scales = nullptr;     // [B, heads, nkb]: max |k - k_mean| / 127 per block
-  float* lse_bias = nullptr;     // [B, heads, n_q]: softmax_scale (q . k_mean), what smoothing took
 };
 
 // The attention forward over the quantised Q and K (sage_fwd_kernel.cuh).
@@ -44,11 +43,10 @@ struct SageFwdParams {
   const std::int8_t* k8 = nullptr;
   const float* q_scales = nullptr;
   const float* k_scales = nullptr;
-  const float* lse_bias = nullptr;
   const void* v = nullptr;  // [B, heads, n_k, d], bf16 or fp16, alignment as for Q and K
   void* o = nullptr;        // [B, heads, n_q, d], written
   float* lse = nullptr;     // [B, heads, n_q] contiguous, written: natural log-sum-exp of the
-                            // scores softmax_scale q . k of the unsmoothed K (lse_bias added)
+                            // smoothed scores softmax_scale q . (k - k_mean)
   std::int64_t v_batch_stride = 0, v_head_stride = 0, v_row_stride = 0;
   std::int64_t o_batch_stride = 0, o_head_stride = 0, o_row_stride = 0;
   int batch = 0, heads = 0, n_q = 0, n_k = 0, d = 0;

@@ -5,26 +5,43 @@
 // tensor cores as INT8 x INT8 -> INT32 (mma.sync m16n8k32 s8), is dequantised with the Q block's
 // and K block's scales, and feeds the online softmax in float32 with exp2; P V runs in 16 bits
 // (mma.sync m16n8k16, bf16 or fp16 as V) with float32 accumulators. One CTA per kBlockM queries of
-// one (batch, head); K and V double-buffered by cp.async; the log-sum-exp written with the
-// smoothing's q . mean_k added back, i.e. that of the unsmoothed scores.
+// one (batch, head); K and V double-buffered by cp.async; the log-sum-exp (of the smoothed
+// scores) written for the backward.
 // INT32 -> float32 is an integer add and a float subtract (|dot| <= 127^2 d < 2^22, so
 // 1.5 * 2^23 + dot is exact), not the quarter-rate I2F conversion.
 //
 // Backward (our design): straight-through over the quantisation, in 16 bits. The FlashAttention-2
 // backward (model/kernels/flash/flash_bwd_kernel.cuh, unchanged) runs on the unquantised bf16/fp16
-// Q, K, V with sage's output O and sage's log-sum-exp: it recomputes P = exp(scale q k^T - LSE)
-// in 16-bit tensor-core arithmetic, D = rowsum(dO * O), dS = P (dP - D), dQ = scale dS K,
-// dK = scale dS^T Q, dV = P^T dO. Because LSE came from the INT8 scores, the recomputed rows sum
-// to 1 only up to the quantisation error (the same error the forward has); the gradient is that
-// of exact attention evaluated at sage's normaliser, which is what makes training with sage follow
-// training with flash. Smoothing needs no term: softmax ignores the per-row shift q . mean_k, and
-// the LSE has it added back. An INT8 recomputation of S in the backward would save little: the
-// backward's five matrix products are four 16-bit ones either way (dV, dP, dQ, dK).
+// Q, the smoothed K - mean_k (rounded to the 16-bit type; sage_cuda.cpp makes it from the saved
+// mean), V, sage's output O and sage's log-sum-exp (that of the smoothed scores): it recomputes
+// P = exp(scale q (k - mean_k)^T - LSE) in 16-bit tensor-core arithmetic, D = rowsum(dO * O),
+// dS = P (dP - D), dQ = scale dS (K - mean_k), dK = scale dS^T Q, dV = P^T dO. Exact attention
+// has the same gradients for K and K - mean_k (each row of dS sums to 0, and the scores of a row
+// shift by one constant); with the recomputed P, whose rows sum to 1 only up to the INT8 error
+// of the LSE, the rows of dS sum to that error instead of 0, and using the smoothed K keeps a
+// large shared offset in K from multiplying it into dQ. The gradient is that of exact attention
+// evaluated at sage's normaliser and output, which is what lets training with sage follow training
+// with flash. An INT8 recomputation of S in the backward would save little: four of the backward's
+// five matrix products are 16-bit either way (dV, dP, dQ, dK).
 //
 // Version log (bf16, `latentcast-bench attention --device cuda`, NVIDIA H200, PyTorch 2.11 +
 // CUDA 13; TFLOP/s = 4 B H N^2 d / time, quantisation included; docs/benchmarks.md has the tables):
-//   v1 2026-12-03  as described above; Q fragments kept in registers for the whole key loop; per
-//                  warp 32 query rows (kBlockM 128, 4 warps; 8 warps at head dim 128), kBlockN 64.
+//   v1 2026-12-03  mma.sync s8 Q K^T, dequantise (I2F-free), float row max, exp2, P V; Q fragments
+//                  kept in registers for the whole key loop; per warp 32 query rows (kBlockM 128,
+//                  4 warps; 8 warps at head dim 128), kBlockN 64; 240 registers, 2 CTAs per SM.
+//                  Forward (quantisation included) 271 / 298 / 200 / 75 / 190 TFLOP/s at
+//                  (4,8,4096,64) / (1,8,16384,64) / (4,8,4096,32) / (16,4,784,32) / (2,8,3136,64),
+//                  against our flash 294 / 300 / 213 / 102 / 213 and cuDNN 408 / 463 / 225 / 85 / 270
+//                  in the same run: halving the Q K^T tensor-core work bought nothing, so that is
+//                  not what bounds the kernel (the softmax's per-score instructions and the
+//                  latency between a warp's dependent phases at 8 warps per SM are).
+//   v2 2026-12-03  fewer instructions per score: the row maximum on the INT32 scores (integer
+//                  max, one dequantising multiply per row), dequantisation folded into the exp2
+//                  argument (one FFMA), conditional rescaling (FlashAttention-4's trick: O and the
+//                  row sums are rescaled only when some row's maximum grows by more than 2^8).
+//                  Backward on the smoothed K (v1's backward used the raw K with the smoothing
+//                  added back to the LSE: a large shared offset in K amplified the recomputed P's
+//                  error into dQ, cosine 0.97 in the offset test).
 #pragma once
 
 #include <cmath>
@@ -34,8 +51,9 @@
 
 namespace latentcast::kernels::sage {
 
-template <int kHeadDim_, int kBlockM_, int kBlockN_, int kWarps_>
+template <int kHeadDim_, int kBlockM_, int kBlockN_, int kWarps_, int kMinBlocks_ = 1>
 struct SageFwdTraits {
+  static constexpr int kMinBlocks = kMinBlocks_;  // CTAs per SM asked of the compiler
   static constexpr int kHeadDim = kHeadDim_, kBlockM = kBlockM_, kBlockN = kBlockN_;
   static constexpr int kWarps = kWarps_, kThreads = 32 * kWarps;
   static constexpr int kMTiles = kBlockM / (16 * kWarps);  // 16-row query tiles per warp
@@ -43,6 +61,7 @@ struct SageFwdTraits {
   static constexpr int kDTiles = kHeadDim / 8;             // 8-column tiles of O
   static constexpr int kKSteps = kHeadDim / 32;            // k-steps of the INT8 Q K^T
   static constexpr int kKScales = kBlockN / kQuantBlock;   // K block scales per key block
+  static constexpr int kNTilesPerScale = kQuantBlock / 8;  // S column tiles per K scale
   static constexpr int kStride8 = kHeadDim + 16;           // bytes per INT8 row in shared memory
   static constexpr int kStrideV = kHeadDim + 8;            // elements per 16-bit V / O row
   static constexpr int kSmemQ = kBlockM * kStride8;        // bytes
@@ -70,6 +89,12 @@ __device__ __forceinline__ void mma_s8(int (&c)[4], const std::uint32_t (&a)[4],
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
+// |INT32 score| < 127^2 * 256 < kIntScoreLimit = 2^22 - 1: the range int_to_float is exact on.
+constexpr int kIntScoreLimit = (1 << 22) - 1;
+// log2 of the largest unnormalised P the conditional rescaling lets through (P <= 256: exact range
+// for bf16 and fp16 alike, and sums far from float32 overflow).
+constexpr float kRescaleThreshold = 8.0f;
+
 // Exact for |x| < 2^22: the bits of 1.5 * 2^23 + x as a float, minus 1.5 * 2^23.
 __device__ __forceinline__ float int_to_float(int x) {
   return __int_as_float(x + 0x4B400000) - 12582912.0f;
@@ -95,7 +120,8 @@ __device__ __forceinline__ void load_tile_s8(std::int8_t* smem, const std::int8_
 }
 
 template <class Traits, class T>
-__global__ void __launch_bounds__(Traits::kThreads) sage_fwd_kernel(const SageFwdParams p) {
+__global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks)
+    sage_fwd_kernel(const SageFwdParams p) {
   using E = flash::Elem<T>;
   using flash::ldsm_x4;
   using flash::smem_addr;
@@ -103,6 +129,7 @@ __global__ void __launch_bounds__(Traits::kThreads) sage_fwd_kernel(const SageFw
   constexpr int kStride8 = Traits::kStride8, kStrideV = Traits::kStrideV;
   constexpr int kThreads = Traits::kThreads, kMTiles = Traits::kMTiles;
   constexpr int kNTiles = Traits::kNTiles, kDTiles = Traits::kDTiles, kKSteps = Traits::kKSteps;
+  constexpr int kNTilesPerScale = Traits::kNTilesPerScale;
   extern __shared__ __align__(16) unsigned char smem_raw[];
   std::int8_t* sQ = reinterpret_cast<std::int8_t*>(smem_raw);
   std::int8_t* sK = sQ + Traits::kSmemQ;                          // 2 buffers
@@ -199,60 +226,85 @@ __global__ void __launch_bounds__(Traits::kThreads) sage_fwd_kernel(const SageFw
           p.n_k - (j + 1) * kBlockN, p.k8);
     flash::cp_async_commit();
 
-    // Dequantise: scores in the exp2 domain (Q carried softmax_scale log2(e)).
-    float s[kMTiles][kNTiles][4];
-#pragma unroll
-    for (int mt = 0; mt < kMTiles; ++mt)
-#pragma unroll
-      for (int nt = 0; nt < kNTiles; ++nt) {
-        const float sc = q_scale[mt] * k_scale[(nt * 8) / kQuantBlock];
-#pragma unroll
-        for (int c = 0; c < 4; ++c) s[mt][nt][c] = int_to_float(acc[mt][nt][c]) * sc;
-      }
-    // Keys past n_k (the last block only) get no weight.
-    if ((j + 1) * kBlockN > p.n_k) {
+    // Keys past n_k (the last block only) get the smallest INT32 score the float trick takes: it
+    // never wins a row maximum (every block holds a valid key); their P is set to 0 below.
+    const bool tail = (j + 1) * kBlockN > p.n_k;
+    if (tail) {
 #pragma unroll
       for (int nt = 0; nt < kNTiles; ++nt)
 #pragma unroll
-        for (int c = 0; c < 4; ++c) {
-          const int col = j * kBlockN + nt * 8 + 2 * tq + (c & 1);
-          if (col >= p.n_k)
+        for (int c = 0; c < 4; ++c)
+          if (j * kBlockN + nt * 8 + 2 * tq + (c & 1) >= p.n_k)
 #pragma unroll
-            for (int mt = 0; mt < kMTiles; ++mt) s[mt][nt][c] = -INFINITY;
-        }
+            for (int mt = 0; mt < kMTiles; ++mt) acc[mt][nt][c] = -kIntScoreLimit;
     }
 
-    // Online softmax (rows quad and quad + 8 of each tile; a row's columns over a quad's 4 lanes).
+    // Online softmax in the exp2 domain (Q carried softmax_scale log2(e)); rows quad (c = 0, 1)
+    // and quad + 8 (c = 2, 3) of each tile, a row's columns over the 4 lanes of a quad. The row
+    // maximum is taken on the INT32 scores of each K scale group (the scales are positive), and
+    // dequantisation folds into the exp2 argument: p = exp2(float(acc) * scale - max).
+    float sc[kMTiles][Traits::kKScales];
 #pragma unroll
-    for (int mt = 0; mt < kMTiles; ++mt) {
+    for (int mt = 0; mt < kMTiles; ++mt)
+#pragma unroll
+      for (int g = 0; g < Traits::kKScales; ++g) sc[mt][g] = q_scale[mt] * k_scale[g];
+    bool rescale = false;
+    float block_max[kMTiles][2];
+#pragma unroll
+    for (int mt = 0; mt < kMTiles; ++mt)
 #pragma unroll
       for (int r = 0; r < 2; ++r) {
-        float mx = row_max[mt][r];
+        float mx = -INFINITY;
 #pragma unroll
-        for (int nt = 0; nt < kNTiles; ++nt)
-          mx = fmaxf(mx, fmaxf(s[mt][nt][2 * r], s[mt][nt][2 * r + 1]));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-        // Every block holds at least one valid key, so mx is finite here.
-        const float corr = flash::fast_exp2(row_max[mt][r] - mx);
-        row_max[mt][r] = mx;
+        for (int g = 0; g < Traits::kKScales; ++g) {
+          int im = -kIntScoreLimit;
+#pragma unroll
+          for (int nt = g * kNTilesPerScale; nt < (g + 1) * kNTilesPerScale; ++nt)
+            im = max(im, max(acc[mt][nt][2 * r], acc[mt][nt][2 * r + 1]));
+          im = max(im, __shfl_xor_sync(0xffffffffu, im, 1));
+          im = max(im, __shfl_xor_sync(0xffffffffu, im, 2));
+          mx = fmaxf(mx, int_to_float(im) * sc[mt][g]);
+        }
+        block_max[mt][r] = mx;
+        rescale |= mx > row_max[mt][r] + kRescaleThreshold;
+      }
+    // Conditional rescaling (a warp-uniform branch): the running maximum moves only when a row's
+    // block maximum passes it by more than kRescaleThreshold, so P stays <= 2^threshold and most
+    // blocks skip the exp2 of the correction and the multiply of every O and sum register.
+    if (__any_sync(0xffffffffu, rescale)) {
+#pragma unroll
+      for (int mt = 0; mt < kMTiles; ++mt)
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+          const float mx = fmaxf(row_max[mt][r], block_max[mt][r]);
+          const float corr = flash::fast_exp2(row_max[mt][r] - mx);
+          row_max[mt][r] = mx;
+          row_sum[mt][r] *= corr;
+#pragma unroll
+          for (int dt = 0; dt < kDTiles; ++dt) {
+            o[mt][dt][2 * r] *= corr;
+            o[mt][dt][2 * r + 1] *= corr;
+          }
+        }
+    }
+    float s[kMTiles][kNTiles][4];  // P, unnormalised
+#pragma unroll
+    for (int mt = 0; mt < kMTiles; ++mt)
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
         float sum = 0.f;
 #pragma unroll
-        for (int nt = 0; nt < kNTiles; ++nt) {
-          const float p0 = flash::fast_exp2(s[mt][nt][2 * r] - mx);
-          const float p1 = flash::fast_exp2(s[mt][nt][2 * r + 1] - mx);
-          s[mt][nt][2 * r] = p0;
-          s[mt][nt][2 * r + 1] = p1;
-          sum += p0 + p1;
-        }
-        row_sum[mt][r] = row_sum[mt][r] * corr + sum;
+        for (int nt = 0; nt < kNTiles; ++nt)
 #pragma unroll
-        for (int dt = 0; dt < kDTiles; ++dt) {
-          o[mt][dt][2 * r] *= corr;
-          o[mt][dt][2 * r + 1] *= corr;
-        }
+          for (int c = 2 * r; c < 2 * r + 2; ++c) {
+            float pr = flash::fast_exp2(
+                fmaf(int_to_float(acc[mt][nt][c]), sc[mt][nt / kNTilesPerScale], -row_max[mt][r]));
+            if (tail && j * kBlockN + nt * 8 + 2 * tq + (c & 1) >= p.n_k) pr = 0.f;
+            s[mt][nt][c] = pr;
+            sum += pr;
+          }
+        row_sum[mt][r] += sum;
       }
-    }
 
     flash::cp_async_wait<1>();  // V_j landed; K_{j+1} may still be in flight
     __syncthreads();
@@ -292,11 +344,10 @@ __global__ void __launch_bounds__(Traits::kThreads) sage_fwd_kernel(const SageFw
   flash::cp_async_wait<0>();
   __syncthreads();  // every warp is done with the K and V buffers that O is staged over
 
-  // Normalise, write the natural log-sum-exp plus what smoothing took, stage O in shared memory and
+  // Normalise, write the natural log-sum-exp of the smoothed scores, stage O in shared memory and
   // store 16 bytes per thread.
   T* sO = reinterpret_cast<T*>(smem_raw);
   float* lse = p.lse + static_cast<std::int64_t>(bh) * p.n_q + m0;
-  const float* lse_bias = p.lse_bias + static_cast<std::int64_t>(bh) * p.n_q + m0;
 #pragma unroll
   for (int mt = 0; mt < kMTiles; ++mt) {
 #pragma unroll
@@ -307,7 +358,7 @@ __global__ void __launch_bounds__(Traits::kThreads) sage_fwd_kernel(const SageFw
       const float inv = 1.f / sum;
       const int row = warp_row0 + mt * 16 + quad + 8 * r;
       if (tq == 0 && row < rows_q)
-        lse[row] = (row_max[mt][r] + __log2f(sum)) * 0.6931471805599453f + lse_bias[row];
+        lse[row] = (row_max[mt][r] + __log2f(sum)) * 0.6931471805599453f;
 #pragma unroll
       for (int dt = 0; dt < kDTiles; ++dt)
         *reinterpret_cast<std::uint32_t*>(sO + row * kStrideV + dt * 8 + 2 * tq) =

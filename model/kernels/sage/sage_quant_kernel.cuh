@@ -3,9 +3,7 @@
 // with float32 atomics; (2) one launch that quantises every 64-token block of Q and of K: Q times
 // softmax_scale log2(e) (the attention kernel then works in the exp2 domain), K minus its mean,
 // each block to INT8 with scale max|x| / 127 and round-half-even, as the CPU reference
-// (quantize_int8_blocks in model/attention/sage_cpu.cpp) does. The Q blocks also write
-// softmax_scale (q . mean_k) per row: the amount smoothing subtracted from that row's scores, which
-// the attention kernel adds back to the log-sum-exp so the backward can use the unsmoothed K.
+// (quantize_int8_blocks in model/attention/sage_cpu.cpp) does.
 // Memory bound: Q and K are read once each (K twice: the mean, then the blocks) and written at a
 // quarter of their bf16 size.
 #pragma once
@@ -29,8 +27,7 @@ struct QuantTraits {
   static constexpr int kMeanRows = 512;                               // tokens per mean CTA
   static_assert(kHeadDim % 32 == 0 && kHeadDim <= 128, "head dims 32, 64, 96 or 128");
   static_assert(kChunks % kThreads == 0, "whole chunks per thread");
-  static_assert(32 % kChunksPerRow == 0 && kThreads % kChunksPerRow == 0,
-                "a row's chunks sit in consecutive lanes of one warp");
+  static_assert(kThreads % kChunksPerRow == 0, "a thread's chunks share one column");
   static_assert(kMeanThreads % kChunksPerRow == 0, "whole rows per mean step");
 };
 
@@ -102,30 +99,22 @@ __global__ void __launch_bounds__(Traits::kThreads) sage_quant_kernel(const Sage
     const int c = i * Traits::kThreads + static_cast<int>(threadIdx.x);
     const int row = c / kCpr, col = (c % kCpr) * 8;
     const bool valid = row < rows && col < p.d;
-    float dot = 0.f;
 #pragma unroll
     for (int e = 0; e < 8; ++e) x[i][e] = 0.f;
     if (valid) {
       load8(src + static_cast<std::int64_t>(row0 + row) * row_stride + col, x[i]);
-      const float4 m0 = *reinterpret_cast<const float4*>(mean + col);
-      const float4 m1 = *reinterpret_cast<const float4*>(mean + col + 4);
-      const float m[8] = {m0.x, m0.y, m0.z, m0.w, m1.x, m1.y, m1.z, m1.w};
+      if (is_q) {
 #pragma unroll
-      for (int e = 0; e < 8; ++e) {
-        if (is_q) {
-          dot += x[i][e] * m[e];
-          x[i][e] *= q_mul;
-        } else {
-          x[i][e] -= m[e];
-        }
-        amax = fmaxf(amax, fabsf(x[i][e]));
+        for (int e = 0; e < 8; ++e) x[i][e] *= q_mul;
+      } else {
+        const float4 m0 = *reinterpret_cast<const float4*>(mean + col);
+        const float4 m1 = *reinterpret_cast<const float4*>(mean + col + 4);
+        const float m[8] = {m0.x, m0.y, m0.z, m0.w, m1.x, m1.y, m1.z, m1.w};
+#pragma unroll
+        for (int e = 0; e < 8; ++e) x[i][e] -= m[e];
       }
-    }
-    if (is_q) {  // uniform over the CTA: every lane reaches the shuffles
 #pragma unroll
-      for (int off = kCpr / 2; off > 0; off /= 2) dot += __shfl_xor_sync(0xffffffffu, dot, off);
-      if (c % kCpr == 0 && row < rows)
-        p.lse_bias[static_cast<std::int64_t>(bh) * p.n_q + row0 + row] = p.softmax_scale * dot;
+      for (int e = 0; e < 8; ++e) amax = fmaxf(amax, fabsf(x[i][e]));
     }
   }
 #pragma unroll
