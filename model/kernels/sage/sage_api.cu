@@ -1,9 +1,7 @@
 // Dispatch of the sage kernels by head dim and element type.
 #include <cuda_runtime.h>
 
-#include <cstdlib>
 #include <string>
-#include <type_traits>
 
 #include "model/kernels/sage/sage.h"
 #include "model/kernels/sage/sage_launch.h"
@@ -28,23 +26,8 @@ cudaError_t quant(const SageQuantParams& p, cudaStream_t s) {
   return cudaErrorInvalidValue;
 }
 
-// LATENTCAST_SAGE_TILES=b..f: a tile alternative of sage_fwd_tune.cu (bf16, head dims 32, 64).
-char tile_variant() {
-  static const char v = [] {
-    const char* e = std::getenv("LATENTCAST_SAGE_TILES");
-    return e && *e ? e[0] : 'a';
-  }();
-  return v;
-}
-
 template <class T>
 cudaError_t fwd(const SageFwdParams& p, cudaStream_t s) {
-  if constexpr (std::is_same_v<T, __nv_bfloat16>) {
-    if (tile_variant() != 'a') {
-      if (padded_head_dim(p.d) == 32) return run_fwd_tune<32, T>(p, s, tile_variant());
-      if (padded_head_dim(p.d) == 64) return run_fwd_tune<64, T>(p, s, tile_variant());
-    }
-  }
   switch (padded_head_dim(p.d)) {
     case 32:
       return run_fwd_hdim<32, T>(p, s);

@@ -14,8 +14,5 @@ template <int kHeadDim, class T>
 cudaError_t run_quant_hdim(const SageQuantParams& p, cudaStream_t stream);
 template <int kHeadDim, class T>
 cudaError_t run_fwd_hdim(const SageFwdParams& p, cudaStream_t stream);
-// Tile alternatives (sage_fwd_tune.cu, bf16, head dims 32 and 64) for the benchmark.
-template <int kHeadDim, class T>
-cudaError_t run_fwd_tune(const SageFwdParams& p, cudaStream_t stream, char variant);
 
 }  // namespace latentcast::kernels::sage
