@@ -53,13 +53,16 @@
 //                  per SM) 268 / 301 / 179 / 65 / 184; (64, 64, 4 warps capped for 4 CTAs per SM)
 //                  254 / 290 / 174 / 65 / 207. None beats v2's tiles on the full grids at head dim
 //                  64: more warps per SM do not pay for re-reading K and V per 16 query rows.
-//   v3 2026-12-03  tile choice per launch: head dim 32 takes 64-row tiles (182 vs 177, 78 vs 65);
-//                  head dim 64 takes them where the 128-row grid would leave its last wave mostly
-//                  idle (as the flash backward does: (2,8,3136,64) 221 vs 184), else 128 rows.
+//   Next (measured above, not yet in the dispatch): 64-row tiles at head dim 32 (182 vs 177, 78
+//                  vs 65), and at head dim 64 where the 128-row grid leaves its last wave mostly
+//                  idle ((2,8,3136,64): 221 vs 184), chosen per launch by wave efficiency as the
+//                  flash backward does. Beyond that, the forward needs what cuDNN has: wgmma
+//                  (s8 for Q K^T, bf16 or fp8 for P V) with TMA, warp specialisation and two
+//                  consumer warpgroups whose softmax and matrix phases alternate (FlashAttention-3;
+//                  SageAttention2's sm90 kernel).
 #pragma once
 
 #include <cmath>
-#include <type_traits>
 
 #include "model/kernels/flash/flash_common.cuh"
 #include "model/kernels/sage/sage.h"
@@ -407,72 +410,25 @@ cudaError_t launch_fwd(const SageFwdParams& p, cudaStream_t stream) {
   return cudaGetLastError();
 }
 
-// CTAs of `kernel` that fit on one SM at once.
-template <class Kernel>
-int resident_ctas(Kernel kernel, int threads, int smem_bytes) {
-  int ctas = 0;
-  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&ctas, kernel, threads, smem_bytes) !=
-      cudaSuccess) {
-    cudaGetLastError();
-    return 1;
-  }
-  return ctas > 0 ? ctas : 1;
-}
-
-// The share of the SM slots that a grid's CTAs keep busy over its waves (1 = no tail).
-inline double wave_efficiency(std::int64_t ctas, std::int64_t slots) {
-  const std::int64_t waves = (ctas + slots - 1) / slots;
-  return double(ctas) / double(waves * slots);
-}
-
-// Tile shapes per head dim (the version log has the numbers behind them). Big: 32 query rows per
-// warp, 2 CTAs per SM; Small: 16 rows per warp (kBlockM 64), 3-4 CTAs per SM, which re-reads K and
-// V from shared memory twice as often but leaves a smaller last wave.
+// Tile shapes per head dim (the version log has the numbers behind them).
 template <int kHeadDim>
 struct SageFwdConfig;
 template <>
 struct SageFwdConfig<32> {
-  using Big = SageFwdTraits<32, 64, 64, 4>;  // v3: as fast as 128 rows at N = 4096, faster below
-  using Small = Big;
+  using Traits = SageFwdTraits<32, 128, 64, 4>;
 };
 template <>
 struct SageFwdConfig<64> {
-  using Big = SageFwdTraits<64, 128, 64, 4>;
-  using Small = SageFwdTraits<64, 64, 64, 4>;
+  using Traits = SageFwdTraits<64, 128, 64, 4>;
 };
 template <>
 struct SageFwdConfig<128> {
-  using Big = SageFwdTraits<128, 128, 64, 8>;
-  using Small = Big;
+  using Traits = SageFwdTraits<128, 128, 64, 8>;
 };
 
 template <int kHeadDim, class T>
 cudaError_t run_fwd_hdim(const SageFwdParams& p, cudaStream_t stream) {
-  using Big = typename SageFwdConfig<kHeadDim>::Big;
-  using Small = typename SageFwdConfig<kHeadDim>::Small;
-  if constexpr (!std::is_same_v<Big, Small>) {
-    static int big_slots = 0, small_slots = 0;
-    if (big_slots == 0) {
-      int device = 0, sms = 0;
-      cudaGetDevice(&device);
-      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-      if (sms <= 0) sms = 1;
-      cudaFuncSetAttribute(sage_fwd_kernel<Big, T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                           Big::kSmemBytes);
-      cudaFuncSetAttribute(sage_fwd_kernel<Small, T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                           Small::kSmemBytes);
-      small_slots =
-          sms * resident_ctas(sage_fwd_kernel<Small, T>, Small::kThreads, Small::kSmemBytes);
-      big_slots = sms * resident_ctas(sage_fwd_kernel<Big, T>, Big::kThreads, Big::kSmemBytes);
-    }
-    const std::int64_t bh = std::int64_t(p.batch) * p.heads;
-    const auto ctas = [&](int m) { return (std::int64_t(p.n_q) + m - 1) / m * bh; };
-    // Measured (v3): the small tiles run at about 0.87x the big ones' speed on full grids.
-    if (0.87 * wave_efficiency(ctas(Small::kBlockM), small_slots) >
-        wave_efficiency(ctas(Big::kBlockM), big_slots))
-      return launch_fwd<Small, T>(p, stream);
-  }
-  return launch_fwd<Big, T>(p, stream);
+  return launch_fwd<typename SageFwdConfig<kHeadDim>::Traits, T>(p, stream);
 }
 
 }  // namespace latentcast::kernels::sage
