@@ -411,7 +411,7 @@ class Unet {
         const std::int64_t q_blocks = (n + 63) / 64, k_blocks = (m + 63) / 64;
         if (backend == AttentionBackend::Sage && cuda_kernel) {
           const std::int64_t dp = d <= 32 ? 32 : d <= 64 ? 64 : 128;  // sage_api.cu
-          fwd_temp = bh * (n + m) * dp                        // INT8 Q and K
+          fwd_temp = bh * (n + m) * dp                                // INT8 Q and K
                      + 4 * bh * (q_blocks + k_blocks + d + n);  // scales, K mean, smoothing term
         } else if (backend == AttentionBackend::Sage) {
           saved.push_back(g.input(q.numel, Dtype::I8, Cat::Attention));

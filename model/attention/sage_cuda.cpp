@@ -1,8 +1,9 @@
 // The CUDA `sage` backend: our INT8 kernels (model/kernels/sage) as an autograd function on the
-// current CUDA stream. Forward: the quantisation pass, then the INT8 attention kernel; backward: the
-// flash FlashAttention-2 backward in 16 bits on the smoothed K with sage's output and log-sum-exp
-// (straight-through over the quantisation; sage_fwd_kernel.cuh has the reasoning). 16-bit inputs compute in their
-// type; float32 and float64 inputs are cast to bf16 and the results cast back, as for flash.
+// current CUDA stream. Forward: the quantisation pass, then the INT8 attention kernel; backward:
+// the flash FlashAttention-2 backward in 16 bits on the smoothed K with sage's output and
+// log-sum-exp (straight-through over the quantisation; sage_fwd_kernel.cuh has the reasoning).
+// 16-bit inputs compute in their type; float32 and float64 inputs are cast to bf16 and the results
+// cast back, as for flash.
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
@@ -76,9 +77,9 @@ SageQuantized quantize(const torch::Tensor& q, const torch::Tensor& k) {
   p.k8 = out.k8.data_ptr<std::int8_t>();
   p.q_scales = out.q_scales.data_ptr<float>();
   p.k_scales = out.k_scales.data_ptr<float>();
-  check_launch(sk::run_quant(p, kernel_dtype(q.scalar_type()),
-                             c10::cuda::getCurrentCUDAStream().stream()),
-               "quantisation");
+  check_launch(
+      sk::run_quant(p, kernel_dtype(q.scalar_type()), c10::cuda::getCurrentCUDAStream().stream()),
+      "quantisation");
   return out;
 }
 

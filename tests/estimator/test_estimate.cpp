@@ -120,13 +120,14 @@ TEST_CASE("CUDA sage: flash's saved tensors, plus INT8 copies that live only thr
   EXPECT(sage >= flash);
   // The forward's workspace (a quarter of q and k's bf16 bytes at most, plus scales) bounds the
   // difference: nothing INT8 is saved for the backward on CUDA, unlike the CPU reference.
-  const std::int64_t cpu_sage =
-      diffusion(with(small(false), [](auto& r) {
-        r.config.model.image_size = 128;
-        r.config.model.attention_levels = {0, 1};
-        r.config.memory.attention_backend = AttentionBackend::Sage;
-      })),
-                     cpu_flash = diffusion(with(small(false), [](auto& r) {
+  const std::int64_t cpu_sage = diffusion(with(small(false),
+                                               [](auto&r) {
+                                                 r.config.model.image_size = 128;
+                                                 r.config.model.attention_levels = {0, 1};
+                                                 r.config.memory.attention_backend =
+                                                     AttentionBackend::Sage;
+                                               })),
+                     cpu_flash = diffusion(with(small(false), [](auto&r) {
                        r.config.model.image_size = 128;
                        r.config.model.attention_levels = {0, 1};
                        r.config.memory.attention_backend = AttentionBackend::Flash;

@@ -1,7 +1,8 @@
 // The attention backends on a GPU (label gpu; skipped without CUDA): the LibTorch-operator backends
-// give on CUDA what they give on the CPU, forward and gradients; sage on CUDA tensors runs our kernel
-// in a CUDA build and is refused with the reason backends prints otherwise, never run as something
-// else. Our flash and sage kernels have their own tests (test_flash_gpu.cpp, test_sage_gpu.cpp).
+// give on CUDA what they give on the CPU, forward and gradients; sage on CUDA tensors runs our
+// kernel in a CUDA build and is refused with the reason backends prints otherwise, never run as
+// something else. Our flash and sage kernels have their own tests (test_flash_gpu.cpp,
+// test_sage_gpu.cpp).
 #include <torch/torch.h>
 
 #include <cstdio>
@@ -51,7 +52,8 @@ TEST_CASE("math, sliced, linear, channel and local window agree between CUDA and
   }
 }
 
-TEST_CASE("sage on CUDA tensors runs our kernel where it is built, else is refused with the reason") {
+TEST_CASE(
+    "sage on CUDA tensors runs our kernel where it is built, else is refused with the reason") {
   const torch::Tensor x = torch::randn({1, 1, 16, 32}, torch::TensorOptions().device(torch::kCUDA));
   AttentionSettings s;
   s.backend = AttentionBackend::Sage;

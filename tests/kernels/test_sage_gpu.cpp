@@ -74,9 +74,11 @@ void check_accuracy(const std::string& what, const torch::Tensor& q, const torch
   const torch::Tensor dout = torch::randn_like(q);
   const auto f32 = [](const torch::Tensor& x) { return x.to(torch::kFloat32); };
   const bool big = q.size(0) * q.size(1) * q.size(2) * k.size(2) > (std::int64_t(1) << 30);
-  const Fn reference = big ? Fn([](const torch::Tensor& a, const torch::Tensor& b,
-                                   const torch::Tensor& c) { return sliced_attention(a, b, c, 2048); })
-                           : Fn(math_attention);
+  const Fn reference =
+      big ? Fn([](const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& c) {
+        return sliced_attention(a, b, c, 2048);
+      })
+          : Fn(math_attention);
   const Grads ref = run(reference, f32(q), f32(k), f32(v), f32(dout), backward);
   const Grads ours = run(sage_attention_cuda, q, k, v, dout, backward);
   const char* names[] = {"out", "dq", "dk", "dv"};
@@ -89,8 +91,8 @@ void check_accuracy(const std::string& what, const torch::Tensor& q, const torch
     // must be float rounding.
     const double scale = r[i].abs().max().item<double>();
     const bool zero = scale < 1e-6;
-    const bool ok = zero ? (o[i] - r[i]).abs().max().item<double>() <= 1e-3
-                         : cs >= min_cos && l1 <= max_l1;
+    const bool ok =
+        zero ? (o[i] - r[i]).abs().max().item<double>() <= 1e-3 : cs >= min_cos && l1 <= max_l1;
     std::fprintf(stderr, "    %-8s %s %-3s cos %.6f rel_l1 %.3e %s\n", what.c_str(),
                  shape_text(q, k).c_str(), names[i], cs, l1, ok ? "ok" : "FAIL");
     if (!ok)
@@ -101,8 +103,8 @@ void check_accuracy(const std::string& what, const torch::Tensor& q, const torch
   }
 }
 
-void check_random(std::int64_t B, std::int64_t H, std::int64_t Nq, std::int64_t Nk,
-                  std::int64_t d, torch::Dtype dtype, bool backward = true) {
+void check_random(std::int64_t B, std::int64_t H, std::int64_t Nq, std::int64_t Nk, std::int64_t d,
+                  torch::Dtype dtype, bool backward = true) {
   torch::manual_seed(B * 1000003 + H * 1009 + Nq * 31 + Nk * 7 + d);
   const auto opts = torch::TensorOptions().device(torch::kCUDA).dtype(dtype);
   check_accuracy("random", torch::randn({B, H, Nq, d}, opts), torch::randn({B, H, Nk, d}, opts),
@@ -127,10 +129,11 @@ std::vector<torch::Tensor> unet_activations(std::int64_t B, std::int64_t H, std:
   unet->to(torch::kCUDA);
   unet->eval();
   std::vector<torch::Tensor> qkv;
-  set_attention_observer([&](const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
-    if (qkv.empty() && q.size(2) == N && q.size(3) == d && k.size(2) == N)
-      qkv = {q.detach().clone(), k.detach().clone(), v.detach().clone()};
-  });
+  set_attention_observer(
+      [&](const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
+        if (qkv.empty() && q.size(2) == N && q.size(3) == d && k.size(2) == N)
+          qkv = {q.detach().clone(), k.detach().clone(), v.detach().clone()};
+      });
   const auto cuda = torch::TensorOptions().device(torch::kCUDA);
   {
     const torch::NoGradGuard no_grad;
@@ -156,8 +159,9 @@ TEST_CASE("the quantisation pass gives the CPU reference's INT8 values, scales a
     const auto opts = torch::TensorOptions().device(torch::kCUDA).dtype(torch::kBFloat16);
     // A per-channel offset in K, as real keys have: smoothing is what keeps it out of the range.
     const torch::Tensor q = torch::randn({2, 3, 200, d}, opts);
-    const torch::Tensor k = (torch::randn({2, 3, 150, d}, opts) + 3 * torch::randn({1, 1, 1, d}, opts))
-                                .to(torch::kBFloat16);
+    const torch::Tensor k =
+        (torch::randn({2, 3, 150, d}, opts) + 3 * torch::randn({1, 1, 1, d}, opts))
+            .to(torch::kBFloat16);
     const SageQuantized got = sage_quantize_cuda(q, k);
     const double scale = 1.0 / std::sqrt(double(d)), log2e = 1.4426950408889634;
     const torch::Tensor qf = q.cpu().to(torch::kFloat32), kf = k.cpu().to(torch::kFloat32);
@@ -191,7 +195,8 @@ TEST_CASE("the CUDA kernel computes the CPU reference's scheme: within the 16-bi
   for (const std::int64_t d : {32, 64, 80}) {
     torch::manual_seed(100 + d);
     const auto opts = torch::TensorOptions().device(torch::kCUDA).dtype(torch::kBFloat16);
-    const torch::Tensor q = torch::randn({2, 2, 300, d}, opts), k = torch::randn({2, 2, 260, d}, opts),
+    const torch::Tensor q = torch::randn({2, 2, 300, d}, opts),
+                        k = torch::randn({2, 2, 260, d}, opts),
                         v = torch::randn({2, 2, 260, d}, opts);
     const auto cpu32 = [](const torch::Tensor& x) { return x.cpu().to(torch::kFloat32); };
     const torch::Tensor ours = sage_attention_cuda(q, k, v).cpu().to(torch::kFloat32);
@@ -218,8 +223,11 @@ TEST_CASE("accuracy at the benchmark shapes, random inputs: output and gradients
 }
 
 TEST_CASE("accuracy at the benchmark shapes, q, k, v from a UNet forward") {
-  for (const auto& s : std::vector<std::vector<std::int64_t>>{
-           {4, 8, 4096, 64}, {1, 8, 16384, 64}, {4, 8, 4096, 32}, {16, 4, 784, 32}, {2, 8, 3136, 64}}) {
+  for (const auto& s : std::vector<std::vector<std::int64_t>>{{4, 8, 4096, 64},
+                                                              {1, 8, 16384, 64},
+                                                              {4, 8, 4096, 32},
+                                                              {16, 4, 784, 32},
+                                                              {2, 8, 3136, 64}}) {
     const auto qkv = unet_activations(s[0], s[1], s[2], s[3]);
     const auto bf = [](const torch::Tensor& x) { return x.to(torch::kBFloat16); };
     check_accuracy("unet", bf(qkv[0]), bf(qkv[1]), bf(qkv[2]), /*backward=*/true);
@@ -252,7 +260,8 @@ TEST_CASE("float32 inputs compute in bf16 and come back as float32; strided inpu
 TEST_CASE("smoothing: a large shared offset in K changes nothing but the quantisation range") {
   torch::manual_seed(11);
   const auto opts = torch::TensorOptions().device(torch::kCUDA).dtype(torch::kBFloat16);
-  const torch::Tensor q = torch::randn({1, 2, 500, 64}, opts), v = torch::randn({1, 2, 500, 64}, opts);
+  const torch::Tensor q = torch::randn({1, 2, 500, 64}, opts),
+                      v = torch::randn({1, 2, 500, 64}, opts);
   const torch::Tensor k = torch::randn({1, 2, 500, 64}, opts);
   const torch::Tensor shifted = (k + 20 * torch::randn({1, 2, 1, 64}, opts)).to(torch::kBFloat16);
   // Exact attention ignores the offset (a per-row shift of the scores); so must sage, where a

@@ -1,7 +1,7 @@
 // Host entry points of our sage (INT8) attention kernels: plain parameter structs and launch
 // functions, no CUDA or LibTorch headers, so model/ can include it. The backward is the flash
-// FlashAttention-2 backward (model/kernels/flash/flash.h) fed with the smoothed K, sage's output and
-// its log-sum-exp; sage_fwd_kernel.cuh documents why.
+// FlashAttention-2 backward (model/kernels/flash/flash.h) fed with the smoothed K, sage's output
+// and its log-sum-exp; sage_fwd_kernel.cuh documents why.
 #pragma once
 
 #include <cstdint>
@@ -30,11 +30,11 @@ struct SageQuantParams {
   int batch = 0, heads = 0, n_q = 0, n_k = 0, d = 0;
   float softmax_scale = 1.0f;  // usually 1/sqrt(d); Q is quantised times softmax_scale * log2(e)
   // Written, all contiguous (dp = padded_head_dim(d), nqb = ceil(n_q / 64), nkb = ceil(n_k / 64)):
-  float* k_mean = nullptr;       // [B, heads, d]: K's mean over its n_k tokens, float32
-  std::int8_t* q8 = nullptr;     // [B, heads, n_q, dp]: round(q softmax_scale log2(e) / q_scale)
-  std::int8_t* k8 = nullptr;     // [B, heads, n_k, dp]: round((k - k_mean) / k_scale)
-  float* q_scales = nullptr;     // [B, heads, nqb]: max |q softmax_scale log2(e)| / 127 per block
-  float* k_scales = nullptr;     // [B, heads, nkb]: max |k - k_mean| / 127 per block
+  float* k_mean = nullptr;    // [B, heads, d]: K's mean over its n_k tokens, float32
+  std::int8_t* q8 = nullptr;  // [B, heads, n_q, dp]: round(q softmax_scale log2(e) / q_scale)
+  std::int8_t* k8 = nullptr;  // [B, heads, n_k, dp]: round((k - k_mean) / k_scale)
+  float* q_scales = nullptr;  // [B, heads, nqb]: max |q softmax_scale log2(e)| / 127 per block
+  float* k_scales = nullptr;  // [B, heads, nkb]: max |k - k_mean| / 127 per block
 };
 
 // The attention forward over the quantised Q and K (sage_fwd_kernel.cuh).

@@ -31,9 +31,9 @@
 //                  4 warps; 8 warps at head dim 128), kBlockN 64; 240 registers, 2 CTAs per SM.
 //                  Forward (quantisation included) 271 / 298 / 200 / 75 / 190 TFLOP/s at
 //                  (4,8,4096,64) / (1,8,16384,64) / (4,8,4096,32) / (16,4,784,32) / (2,8,3136,64),
-//                  against our flash 294 / 300 / 213 / 102 / 213 and cuDNN 408 / 463 / 225 / 85 / 270
-//                  in the same run: halving the Q K^T tensor-core work bought nothing, so that is
-//                  not what bounds the kernel (the softmax's per-score instructions and the
+//                  against our flash 294 / 300 / 213 / 102 / 213 and cuDNN 408 / 463 / 225 / 85 /
+//                  270 in the same run: halving the Q K^T tensor-core work bought nothing, so that
+//                  is not what bounds the kernel (the softmax's per-score instructions and the
 //                  latency between a warp's dependent phases at 8 warps per SM are).
 //   v2 2026-12-03  fewer instructions per score: the row maximum on the INT32 scores (integer
 //                  max, one dequantising multiply per row), dequantisation folded into the exp2
@@ -150,7 +150,7 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks)
   constexpr int kNTilesPerScale = Traits::kNTilesPerScale;
   extern __shared__ __align__(16) unsigned char smem_raw[];
   std::int8_t* sQ = reinterpret_cast<std::int8_t*>(smem_raw);
-  std::int8_t* sK = sQ + Traits::kSmemQ;                          // 2 buffers
+  std::int8_t* sK = sQ + Traits::kSmemQ;                                         // 2 buffers
   T* sV = reinterpret_cast<T*>(smem_raw + Traits::kSmemQ + 2 * Traits::kSmemK);  // 2 buffers
   constexpr int kVElems = Traits::kSmemV / 2;
 
@@ -240,8 +240,9 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks)
     // Prefetch K_{j+1} into the other buffer (every warp is past its S of block j-1).
     if (j + 1 < n_blocks)
       load_tile_s8<kBlockN, kHeadDim, kStride8, kThreads>(
-          sK + (buf ^ 1) * Traits::kSmemK, k8 + static_cast<std::int64_t>(j + 1) * kBlockN * kHeadDim,
-          p.n_k - (j + 1) * kBlockN, p.k8);
+          sK + (buf ^ 1) * Traits::kSmemK,
+          k8 + static_cast<std::int64_t>(j + 1) * kBlockN * kHeadDim, p.n_k - (j + 1) * kBlockN,
+          p.k8);
     flash::cp_async_commit();
 
     // Keys past n_k (the last block only) get the smallest INT32 score the float trick takes: it
@@ -342,9 +343,9 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks)
 #pragma unroll
       for (int dt = 0; dt < kDTiles; dt += 2) {
         std::uint32_t bf[4];
-        flash::ldsm_x4_trans(bf, smem_addr(sVb + (kk * 16 + ((lane / 8) % 2) * 8 + lane % 8) *
-                                                     kStrideV +
-                                                 dt * 8 + (lane / 16) * 8));
+        flash::ldsm_x4_trans(
+            bf, smem_addr(sVb + (kk * 16 + ((lane / 8) % 2) * 8 + lane % 8) * kStrideV + dt * 8 +
+                          (lane / 16) * 8));
 #pragma unroll
         for (int mt = 0; mt < kMTiles; ++mt) {
           E::mma(o[mt][dt], a[mt], bf[0], bf[1]);
@@ -375,8 +376,7 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks)
       sum += __shfl_xor_sync(0xffffffffu, sum, 2);
       const float inv = 1.f / sum;
       const int row = warp_row0 + mt * 16 + quad + 8 * r;
-      if (tq == 0 && row < rows_q)
-        lse[row] = (row_max[mt][r] + __log2f(sum)) * 0.6931471805599453f;
+      if (tq == 0 && row < rows_q) lse[row] = (row_max[mt][r] + __log2f(sum)) * 0.6931471805599453f;
 #pragma unroll
       for (int dt = 0; dt < kDTiles; ++dt)
         *reinterpret_cast<std::uint32_t*>(sO + row * kStrideV + dt * 8 + 2 * tq) =

@@ -1,5 +1,6 @@
 // The per-head-dim launchers of the sage kernels, declared for sage_api.cu and defined by one
-// instantiation file each (sage_fwd_hdim{32,64,128}.cu, sage_quant.cu), so they compile in parallel.
+// instantiation file each (sage_fwd_hdim{32,64,128}.cu, sage_quant.cu), so they compile in
+// parallel.
 #pragma once
 
 #include <cuda_bf16.h>

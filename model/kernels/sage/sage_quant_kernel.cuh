@@ -17,7 +17,7 @@ namespace latentcast::kernels::sage {
 
 template <int kHeadDim_>
 struct QuantTraits {
-  static constexpr int kHeadDim = kHeadDim_;   // padded head dim of the INT8 layout
+  static constexpr int kHeadDim = kHeadDim_;          // padded head dim of the INT8 layout
   static constexpr int kChunksPerRow = kHeadDim / 8;  // 16-byte input chunks (8 elements)
   static constexpr int kThreads = 128;
   static constexpr int kChunks = kQuantBlock * kChunksPerRow;
@@ -45,7 +45,8 @@ __device__ __forceinline__ void load8(const T* src, float (&x)[8]) {
 
 // k_mean[bh, c] += sum over this CTA's kMeanRows tokens of k[bh, n, c] / n_k (zeroed beforehand).
 template <class Traits, class T>
-__global__ void __launch_bounds__(Traits::kMeanThreads) sage_k_mean_kernel(const SageQuantParams p) {
+__global__ void __launch_bounds__(Traits::kMeanThreads)
+    sage_k_mean_kernel(const SageQuantParams p) {
   constexpr int kCpr = Traits::kChunksPerRow, kLanes = Traits::kMeanRowLanes;
   __shared__ float partial[kLanes][Traits::kHeadDim];
   const int bh = blockIdx.y, b = bh / p.heads, h = bh % p.heads;
@@ -161,7 +162,8 @@ cudaError_t run_quant_hdim(const SageQuantParams& p, cudaStream_t stream) {
     status = cudaGetLastError();
     if (status != cudaSuccess) return status;
   }
-  const int blocks = (p.n_q + kQuantBlock - 1) / kQuantBlock + (p.n_k + kQuantBlock - 1) / kQuantBlock;
+  const int blocks =
+      (p.n_q + kQuantBlock - 1) / kQuantBlock + (p.n_k + kQuantBlock - 1) / kQuantBlock;
   sage_quant_kernel<Traits, T><<<dim3(blocks, bh), Traits::kThreads, 0, stream>>>(p);
   return cudaGetLastError();
 }
