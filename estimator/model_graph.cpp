@@ -389,14 +389,18 @@ class Unet {
       case AttentionBackend::Flash:
       case AttentionBackend::Sage:
       case AttentionBackend::Sdpa: {
-        // Contiguous copies of q, k, v, the output and the fp32 log-sum-exp are saved (sage adds
-        // its INT8 copies and per-block scales); the backward holds dO and D besides dQ, dK, dV.
-        // Our CUDA flash kernel computes in 16 bits (float32 runs in bf16 copies, attention.h) and
-        // its backward adds the fp32 dQ accumulator.
+        // Contiguous copies of q, k, v, the output and the fp32 log-sum-exp are saved; the
+        // backward holds dO and D besides dQ, dK, dV. Our CUDA kernels (flash, sage) compute in
+        // 16 bits (float32 runs in bf16 copies, attention.h) and their backward (the flash one for
+        // both) adds the fp32 dQ accumulator. The CPU sage reference also saves its INT8 copies
+        // and per-block scales; the CUDA sage kernel keeps its INT8 copies (padded to the kernel's
+        // head dim), block scales, K mean and per-row smoothing term only through the forward.
         std::vector<V> saved;
-        const bool cuda_flash = backend == AttentionBackend::Flash && g.rules().cuda;
-        const bool cpu_kernel = backend != AttentionBackend::Sdpa && !cuda_flash;
-        const Dtype kt = cuda_flash ? (type == Dtype::F32 ? Dtype::BF16 : type)
+        const bool cuda_kernel =
+            (backend == AttentionBackend::Flash || backend == AttentionBackend::Sage) &&
+            g.rules().cuda;
+        const bool cpu_kernel = backend != AttentionBackend::Sdpa && !cuda_kernel;
+        const Dtype kt = cuda_kernel ? (type == Dtype::F32 ? Dtype::BF16 : type)
                          : cpu_kernel && type != Dtype::F32 ? Dtype::F32
                                                             : type;
         V qc = g.input(q.numel, kt, Cat::Attention), kc = g.input(k.numel, kt, Cat::Attention),
@@ -404,16 +408,21 @@ class Unet {
         V lse = g.input(bh * n, Dtype::F32, Cat::Attention);
         saved = {qc, kc, vc, lse};
         std::int64_t fwd_temp = 0;
-        if (backend == AttentionBackend::Sage) {
+        const std::int64_t q_blocks = (n + 63) / 64, k_blocks = (m + 63) / 64;
+        if (backend == AttentionBackend::Sage && cuda_kernel) {
+          const std::int64_t dp = d <= 32 ? 32 : d <= 64 ? 64 : 128;  // sage_api.cu
+          fwd_temp = bh * (n + m) * dp                                // INT8 Q and K
+                     + 4 * bh * (q_blocks + k_blocks + d + n);  // scales, K mean, smoothing term
+        } else if (backend == AttentionBackend::Sage) {
           saved.push_back(g.input(q.numel, Dtype::I8, Cat::Attention));
           saved.push_back(g.input(k.numel, Dtype::I8, Cat::Attention));
-          saved.push_back(g.input(bh * ((n + 63) / 64), Dtype::F32, Cat::Attention));
-          saved.push_back(g.input(bh * ((m + 63) / 64), Dtype::F32, Cat::Attention));
+          saved.push_back(g.input(bh * q_blocks, Dtype::F32, Cat::Attention));
+          saved.push_back(g.input(bh * k_blocks, Dtype::F32, Cat::Attention));
           fwd_temp = (q.numel + 2 * k.numel) * 4;  // fp32 scaled q, k and smoothed k
         }
-        if (cuda_flash && kt != type) saved.push_back(g.input(q.numel, kt, Cat::Attention));  // O
+        if (cuda_kernel && kt != type) saved.push_back(g.input(q.numel, kt, Cat::Attention));  // O
         const std::int64_t bwd =
-            q.numel * dtype_bytes(kt) + bh * n * 4 + (cuda_flash ? q.numel * 4 : 0);
+            q.numel * dtype_bytes(kt) + bh * n * 4 + (cuda_kernel ? q.numel * 4 : 0);
         V out = g.op({q, k, v}, q.numel, type, saved, Cat::Attention, fwd_temp, bwd);
         return out;
       }

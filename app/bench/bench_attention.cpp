@@ -101,9 +101,9 @@ int bench_attention(int argc, char** argv) {
     FILE* table = json_out ? stderr : stdout;
     std::fprintf(table, "# %s, LibTorch intra-op threads: %d\n", o.device.c_str(),
                  intra_op_threads());
-    std::fprintf(table, "%-15s %-6s %-8s %-6s %4s %3s %6s %4s %10s %8s %12s %10s %9s\n", "backend",
-                 "device", "dtype", "pass", "B", "H", "N", "d", "ms", "TFLOP/s", "peak_extra",
-                 "max_err", "cos_sim");
+    std::fprintf(table, "%-15s %-6s %-8s %-6s %4s %3s %6s %4s %10s %8s %12s %10s %9s %8s\n",
+                 "backend", "device", "dtype", "pass", "B", "H", "N", "d", "ms", "TFLOP/s",
+                 "peak_extra", "max_err", "cos_sim", "rel_l1");
     const auto rows = run_attention_bench(o, [&](const AttentionBenchRow& r) {
       if (!r.error.empty()) {
         std::fprintf(table, "%-15s %-6s %-8s %-6s %4lld %3lld %6lld %4lld   %s\n",
@@ -111,14 +111,16 @@ int bench_attention(int argc, char** argv) {
                      (long long)r.batch, (long long)r.heads, (long long)r.tokens,
                      (long long)r.head_dim, r.error.c_str());
       } else {
-        char err[32] = "-", cs[32] = "-";
+        char err[32] = "-", cs[32] = "-", l1[32] = "-";
         if (r.max_abs_err >= 0) std::snprintf(err, sizeof err, "%.2e", r.max_abs_err);
         if (r.cos_sim >= 0) std::snprintf(cs, sizeof cs, "%.6f", r.cos_sim);
+        if (r.rel_l1 >= 0) std::snprintf(l1, sizeof l1, "%.2e", r.rel_l1);
         std::fprintf(
-            table, "%-15s %-6s %-8s %-6s %4lld %3lld %6lld %4lld %10.3f %8.3f %10.1fMiB %10s %9s\n",
+            table,
+            "%-15s %-6s %-8s %-6s %4lld %3lld %6lld %4lld %10.3f %8.3f %10.1fMiB %10s %9s %8s\n",
             r.backend.c_str(), r.device.c_str(), r.dtype.c_str(), r.pass.c_str(),
             (long long)r.batch, (long long)r.heads, (long long)r.tokens, (long long)r.head_dim,
-            r.ms, r.tflops, double(r.peak_extra_bytes) / double(1 << 20), err, cs);
+            r.ms, r.tflops, double(r.peak_extra_bytes) / double(1 << 20), err, cs, l1);
       }
       std::fflush(table);
     });
@@ -135,6 +137,7 @@ int bench_attention(int argc, char** argv) {
         j["max_abs_err"] =
             ran && r.max_abs_err >= 0 ? nlohmann::json(r.max_abs_err) : nlohmann::json(nullptr);
         j["cos_sim"] = ran && r.cos_sim >= 0 ? nlohmann::json(r.cos_sim) : nlohmann::json(nullptr);
+        j["rel_l1"] = ran && r.rel_l1 >= 0 ? nlohmann::json(r.rel_l1) : nlohmann::json(nullptr);
         if (!ran) j["error"] = r.error;
         array.push_back(j);
       }

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "model/attention/availability.h"
 
@@ -27,7 +28,17 @@ void check_shapes(const torch::Tensor& q, const torch::Tensor& k, const torch::T
               "attention: q and k differ in batch, heads or head dim");
 }
 
+// Set by tests only (set_attention_observer); read on every call.
+AttentionObserver& observer() {
+  static AttentionObserver o;
+  return o;
+}
+
 }  // namespace
+
+void set_attention_observer(AttentionObserver o) {
+  observer() = std::move(o);
+}
 
 // Ref: Vaswani et al. 2017, "Attention Is All You Need", eq. 1.
 torch::Tensor math_attention(const torch::Tensor& q, const torch::Tensor& k,
@@ -52,6 +63,7 @@ AttentionSettings cross_attention_settings(const AttentionSettings& settings) {
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                         const AttentionSettings& settings, const AttentionLayout& layout) {
   check_shapes(q, k, v);
+  if (observer()) observer()(q, k, v);
   const auto refuse = [&]() -> torch::Tensor {
     const Availability a = backend_availability(settings.backend, devices(), q.is_cuda(),
                                                 static_cast<int>(q.size(-1)));
@@ -77,7 +89,16 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
       }
       return flash_attention_cpu(q, k, v);
     case AttentionBackend::Sage:
-      if (q.is_cuda()) return refuse();
+      if (q.is_cuda()) {
+#if LATENTCAST_WITH_CUDA
+        if (!backend_availability(settings.backend, devices(), true, static_cast<int>(q.size(-1)))
+                 .available)
+          return refuse();
+        return sage_attention_cuda(q, k, v);
+#else
+        return refuse();
+#endif
+      }
       return sage_attention_cpu(q, k, v);
     case AttentionBackend::Linear:
       return linear_attention(q, k, v);

@@ -27,6 +27,8 @@
 
 #include <torch/torch.h>
 
+#include <functional>
+
 #include "estimator/config.h"
 
 namespace latentcast {
@@ -48,6 +50,13 @@ struct AttentionLayout {
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                         const AttentionSettings& settings, const AttentionLayout& layout = {});
 
+// Tests and benchmarks: while set, `observer` sees q, k, v of every attention() call (before the
+// backend runs, on the calling thread); an empty function clears it. Used to take real
+// activations from a UNet forward.
+using AttentionObserver =
+    std::function<void(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&)>;
+void set_attention_observer(AttentionObserver observer);
+
 // The settings cross-attention uses under `settings` (sliced in place of channel and local_window).
 AttentionSettings cross_attention_settings(const AttentionSettings& settings);
 
@@ -65,6 +74,10 @@ torch::Tensor flash_attention_cuda(const torch::Tensor& q, const torch::Tensor& 
                                    const torch::Tensor& v);
 torch::Tensor sage_attention_cpu(const torch::Tensor& q, const torch::Tensor& k,
                                  const torch::Tensor& v);
+// CUDA tensors (builds with CUDA only): our INT8 kernels (model/kernels/sage), bf16 and fp16
+// computing in their type, others in bf16 as for flash; head dims that are multiples of 8 up to 128.
+torch::Tensor sage_attention_cuda(const torch::Tensor& q, const torch::Tensor& k,
+                                  const torch::Tensor& v);
 torch::Tensor linear_attention(const torch::Tensor& q, const torch::Tensor& k,
                                const torch::Tensor& v);
 torch::Tensor channel_attention(const torch::Tensor& q, const torch::Tensor& k,
@@ -80,5 +93,15 @@ struct Int8Blocks {
   torch::Tensor scales;  // float32 [B, heads, blocks]
 };
 Int8Blocks quantize_int8_blocks(const torch::Tensor& x, std::int64_t block);
+
+// The CUDA sage quantisation pass alone (builds with CUDA only), exposed for tests: q, k
+// [B, heads, N, d] (computed in bf16, or fp16 for fp16 inputs) -> the kernel's INT8 copies, padded
+// to the kernel's head dim dp (columns past d zero), with the blocks of quantize_int8_blocks.
+struct SageQuantized {
+  torch::Tensor q8, k8;              // int8 [B, heads, N, dp]: Q times 1/sqrt(d) log2(e); K - mean
+  torch::Tensor q_scales, k_scales;  // float32 [B, heads, ceil(N / 64)]
+  torch::Tensor k_mean;              // float32 [B, heads, d]
+};
+SageQuantized sage_quantize_cuda(const torch::Tensor& q, const torch::Tensor& k);
 
 }  // namespace latentcast

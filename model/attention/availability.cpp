@@ -89,8 +89,24 @@ Availability backend_availability(AttentionBackend backend, const DeviceReport& 
           "the CPU");
 #endif
     case AttentionBackend::Sage:
-      if (!on_cuda) return yes();
-      return no("the CUDA sage kernel is not in this build yet (issue 8); sage runs on the CPU");
+      if (!on_cuda) return yes();  // the CPU reference: any head dim
+#if LATENTCAST_WITH_CUDA
+      if (!kernels::flash::head_dim_supported(head_dim))
+        return no("the CUDA sage kernel takes head dims that are multiples of 8 up to 128, not " +
+                  std::to_string(head_dim));
+      if (!devices.cuda_available)
+        return no("no usable CUDA device" + (devices.reason.empty() ? "" : ": " + devices.reason));
+      {
+        // Same library and the same sm_80 floor as the flash kernels (INT8 and 16-bit mma.sync).
+        static const std::string why = kernels::flash::device_support(0);
+        if (!why.empty()) return no("the CUDA sage kernel cannot run here: " + why);
+      }
+      return yes();
+#else
+      return no(
+          "the CUDA sage kernel is not in this build (this LibTorch is CPU-only); sage runs on the "
+          "CPU");
+#endif
     case AttentionBackend::Auto:
       return yes();  // always resolves to an available backend
   }

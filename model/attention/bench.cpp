@@ -257,6 +257,7 @@ std::vector<AttentionBenchRow> run_attention_bench(
                 const torch::Tensor a = out.to(torch::kFloat64).flatten(),
                                     b = reference.to(torch::kFloat64).flatten();
                 row.cos_sim = (a.dot(b) / (a.norm() * b.norm())).item<double>();
+                row.rel_l1 = ((a - b).abs().sum() / b.abs().sum()).item<double>();
               }
               std::vector<double> times;
               double total = 0;

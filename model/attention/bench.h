@@ -33,6 +33,7 @@ struct AttentionBenchRow {
   std::int64_t peak_extra_bytes = 0;  // beyond the inputs, during one call
   double max_abs_err = -1;  // against math in float32; -1 where not comparable (other operators)
   double cos_sim = -1;      // of the output against math in float32; -1 where not comparable
+  double rel_l1 = -1;       // sum |out - math| / sum |math|; -1 where not comparable
   std::string error;        // non-empty: the row did not run (unavailable, out of memory)
 };
 

@@ -11,37 +11,21 @@
 #include <string>
 
 #include "model/attention/attention.h"
+#include "model/attention/cuda_common.h"
 #include "model/kernels/flash/flash.h"
 
 namespace latentcast {
 namespace {
 
 namespace fk = kernels::flash;
-
-c10::ScalarType compute_type(c10::ScalarType t) {
-  return t == torch::kFloat16 ? torch::kFloat16 : torch::kBFloat16;
-}
+using namespace cuda_attention;
 
 fk::Dtype kernel_dtype(c10::ScalarType t) {
   return t == torch::kFloat16 ? fk::Dtype::Float16 : fk::Dtype::BFloat16;
 }
 
-// The kernels read 16 bytes at a time: unit stride along d, and a 16-byte aligned pointer and
-// batch, head and row strides (dims of size 1 never step, so their stride does not matter).
-bool kernel_ready(const torch::Tensor& x) {
-  if (x.stride(3) != 1 || reinterpret_cast<std::uintptr_t>(x.data_ptr()) % 16 != 0) return false;
-  for (int i = 0; i < 3; ++i)
-    if (x.size(i) > 1 && x.stride(i) % 8 != 0) return false;
-  return true;
-}
-
-torch::Tensor prepare(const torch::Tensor& x, c10::ScalarType type) {
-  const torch::Tensor y = x.scalar_type() == type ? x : x.to(type);
-  return kernel_ready(y) ? y : y.clone(at::MemoryFormat::Contiguous);
-}
-
 void check_launch(const std::string& error, const char* what) {
-  TORCH_CHECK(error.empty(), "flash attention ", what, ": ", error);
+  TORCH_CHECK(error.empty(), what, ": ", error);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
@@ -71,7 +55,7 @@ class FlashCudaFunction : public torch::autograd::Function<FlashCudaFunction> {
     p.n_q = static_cast<int>(Nq), p.n_k = static_cast<int>(Nk), p.d = static_cast<int>(d);
     p.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(d)));
     check_launch(fk::run_fwd(p, kernel_dtype(type), c10::cuda::getCurrentCUDAStream().stream()),
-                 "forward");
+                 "flash attention forward");
 
     ctx->save_for_backward({q, k, v, o, lse});
     ctx->saved_data["out_type"] = static_cast<std::int64_t>(out_type);
@@ -85,44 +69,55 @@ class FlashCudaFunction : public torch::autograd::Function<FlashCudaFunction> {
     const torch::Tensor &q = s[0], &k = s[1], &v = s[2], &o = s[3], &lse = s[4];
     const c10::cuda::CUDAGuard guard(q.device());
     const auto out_type = static_cast<c10::ScalarType>(ctx->saved_data["out_type"].toInt());
-    const auto type = q.scalar_type();
-    const torch::Tensor dout = prepare(grads[0], type);
-    const std::int64_t B = q.size(0), H = q.size(1), Nq = q.size(2), Nk = k.size(2), d = q.size(3);
-    const auto f32 = q.options().dtype(torch::kFloat32);
-    torch::Tensor dq_accum = torch::empty({B, H, Nq, d}, f32);  // zeroed by the kernels
-    torch::Tensor delta = torch::empty({B, H, Nq}, f32);
-    torch::Tensor dq = torch::empty({B, H, Nq, d}, q.options());
-    torch::Tensor dk = torch::empty({B, H, Nk, d}, q.options());
-    torch::Tensor dv = torch::empty({B, H, Nk, d}, q.options());
-
-    fk::FlashBwdParams p;
-    p.q = q.data_ptr();
-    p.k = k.data_ptr();
-    p.v = v.data_ptr();
-    p.o = o.data_ptr();
-    p.dout = dout.data_ptr();
-    p.lse = lse.data_ptr<float>();
-    p.delta = delta.data_ptr<float>();
-    p.dq_accum = dq_accum.data_ptr<float>();
-    p.dq = dq.data_ptr();
-    p.dk = dk.data_ptr();
-    p.dv = dv.data_ptr();
-    p.q_batch_stride = q.stride(0), p.q_head_stride = q.stride(1), p.q_row_stride = q.stride(2);
-    p.k_batch_stride = k.stride(0), p.k_head_stride = k.stride(1), p.k_row_stride = k.stride(2);
-    p.v_batch_stride = v.stride(0), p.v_head_stride = v.stride(1), p.v_row_stride = v.stride(2);
-    p.o_batch_stride = o.stride(0), p.o_head_stride = o.stride(1), p.o_row_stride = o.stride(2);
-    p.do_batch_stride = dout.stride(0), p.do_head_stride = dout.stride(1);
-    p.do_row_stride = dout.stride(2);
-    p.batch = static_cast<int>(B), p.heads = static_cast<int>(H);
-    p.n_q = static_cast<int>(Nq), p.n_k = static_cast<int>(Nk), p.d = static_cast<int>(d);
-    p.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(d)));
-    check_launch(fk::run_bwd(p, kernel_dtype(type), c10::cuda::getCurrentCUDAStream().stream()),
-                 "backward");
-    return {dq.to(out_type), dk.to(out_type), dv.to(out_type)};
+    const Grads g = flash_backward(q, k, v, o, lse, grads[0], "flash attention backward");
+    return {g.dq.to(out_type), g.dk.to(out_type), g.dv.to(out_type)};
   }
 };
 
 }  // namespace
+
+namespace cuda_attention {
+
+Grads flash_backward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                     const torch::Tensor& o, const torch::Tensor& lse, const torch::Tensor& dout_in,
+                     const char* what) {
+  const auto type = q.scalar_type();
+  const torch::Tensor dout = prepare(dout_in, type);
+  const std::int64_t B = q.size(0), H = q.size(1), Nq = q.size(2), Nk = k.size(2), d = q.size(3);
+  const auto f32 = q.options().dtype(torch::kFloat32);
+  torch::Tensor dq_accum = torch::empty({B, H, Nq, d}, f32);  // zeroed by the kernels
+  torch::Tensor delta = torch::empty({B, H, Nq}, f32);
+  torch::Tensor dq = torch::empty({B, H, Nq, d}, q.options());
+  torch::Tensor dk = torch::empty({B, H, Nk, d}, q.options());
+  torch::Tensor dv = torch::empty({B, H, Nk, d}, q.options());
+
+  fk::FlashBwdParams p;
+  p.q = q.data_ptr();
+  p.k = k.data_ptr();
+  p.v = v.data_ptr();
+  p.o = o.data_ptr();
+  p.dout = dout.data_ptr();
+  p.lse = lse.data_ptr<float>();
+  p.delta = delta.data_ptr<float>();
+  p.dq_accum = dq_accum.data_ptr<float>();
+  p.dq = dq.data_ptr();
+  p.dk = dk.data_ptr();
+  p.dv = dv.data_ptr();
+  p.q_batch_stride = q.stride(0), p.q_head_stride = q.stride(1), p.q_row_stride = q.stride(2);
+  p.k_batch_stride = k.stride(0), p.k_head_stride = k.stride(1), p.k_row_stride = k.stride(2);
+  p.v_batch_stride = v.stride(0), p.v_head_stride = v.stride(1), p.v_row_stride = v.stride(2);
+  p.o_batch_stride = o.stride(0), p.o_head_stride = o.stride(1), p.o_row_stride = o.stride(2);
+  p.do_batch_stride = dout.stride(0), p.do_head_stride = dout.stride(1);
+  p.do_row_stride = dout.stride(2);
+  p.batch = static_cast<int>(B), p.heads = static_cast<int>(H);
+  p.n_q = static_cast<int>(Nq), p.n_k = static_cast<int>(Nk), p.d = static_cast<int>(d);
+  p.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(d)));
+  check_launch(fk::run_bwd(p, kernel_dtype(type), c10::cuda::getCurrentCUDAStream().stream()),
+               what);
+  return {dq, dk, dv};
+}
+
+}  // namespace cuda_attention
 
 torch::Tensor flash_attention_cuda(const torch::Tensor& q, const torch::Tensor& k,
                                    const torch::Tensor& v) {

@@ -1,7 +1,8 @@
 // The attention backends on a GPU (label gpu; skipped without CUDA): the LibTorch-operator backends
-// give on CUDA what they give on the CPU, forward and gradients; sage, whose CUDA kernel is issue
-// 8, is refused on CUDA tensors with the reason backends prints, never run as something else. Our
-// flash kernel has its own test (test_flash_gpu.cpp).
+// give on CUDA what they give on the CPU, forward and gradients; sage on CUDA tensors runs our
+// kernel in a CUDA build and is refused with the reason backends prints otherwise, never run as
+// something else. Our flash and sage kernels have their own tests (test_flash_gpu.cpp,
+// test_sage_gpu.cpp).
 #include <torch/torch.h>
 
 #include <cstdio>
@@ -51,15 +52,20 @@ TEST_CASE("math, sliced, linear, channel and local window agree between CUDA and
   }
 }
 
-TEST_CASE("sage on CUDA tensors is refused with the availability reason") {
+TEST_CASE(
+    "sage on CUDA tensors runs our kernel where it is built, else is refused with the reason") {
   const torch::Tensor x = torch::randn({1, 1, 16, 32}, torch::TensorOptions().device(torch::kCUDA));
-  for (const auto backend : {AttentionBackend::Sage}) {
-    AttentionSettings s;
-    s.backend = backend;
-    const Availability a = backend_availability(backend, detect_devices(), true, 32);
-    EXPECT(!a.available);
-    EXPECT_THROWS_WITH(attention(x, x, x, s), std::invalid_argument, a.reason.c_str());
-  }
+  AttentionSettings s;
+  s.backend = AttentionBackend::Sage;
+  const Availability a = backend_availability(AttentionBackend::Sage, detect_devices(), true, 32);
+#if LATENTCAST_WITH_CUDA
+  EXPECT(a.available);
+  const torch::Tensor out = attention(x, x, x, s);
+  EXPECT(out.is_cuda() && out.sizes() == x.sizes());
+#else
+  EXPECT(!a.available);
+  EXPECT_THROWS_WITH(attention(x, x, x, s), std::invalid_argument, a.reason.c_str());
+#endif
 }
 
 int main(int argc, char** argv) {

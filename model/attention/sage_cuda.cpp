@@ -1,0 +1,153 @@
+// The CUDA `sage` backend: our INT8 kernels (model/kernels/sage) as an autograd function on the
+// current CUDA stream. Forward: the quantisation pass, then the INT8 attention kernel; backward:
+// the flash FlashAttention-2 backward in 16 bits on the smoothed K with sage's output and
+// log-sum-exp (straight-through over the quantisation; sage_fwd_kernel.cuh has the reasoning).
+// 16-bit inputs compute in their type; float32 and float64 inputs are cast to bf16 and the results
+// cast back, as for flash.
+#include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#include "model/attention/attention.h"
+#include "model/attention/cuda_common.h"
+#include "model/kernels/flash/flash.h"
+#include "model/kernels/sage/sage.h"
+
+namespace latentcast {
+namespace {
+
+namespace sk = kernels::sage;
+using namespace cuda_attention;
+
+sk::Dtype kernel_dtype(c10::ScalarType t) {
+  return t == torch::kFloat16 ? sk::Dtype::Float16 : sk::Dtype::BFloat16;
+}
+
+void check_launch(const std::string& error, const char* what) {
+  TORCH_CHECK(error.empty(), "sage attention ", what, ": ", error);
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+}
+
+void check_inputs(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor* v) {
+  TORCH_CHECK(q.dim() == 4 && k.dim() == 4 && (!v || v->dim() == 4),
+              "sage attention expects q, k, v of shape [B, heads, N, d]");
+  TORCH_CHECK(!v || k.sizes() == v->sizes(), "sage attention: k and v differ in shape");
+  TORCH_CHECK(q.size(0) == k.size(0) && q.size(1) == k.size(1) && q.size(3) == k.size(3),
+              "sage attention: q and k differ in batch, heads or head dim");
+  TORCH_CHECK(q.is_cuda() && k.device() == q.device() && (!v || v->device() == q.device()),
+              "sage attention (CUDA): q, k and v must be on one CUDA device");
+  TORCH_CHECK(q.is_floating_point(), "sage attention: q, k, v must be floating point");
+  TORCH_CHECK(sk::padded_head_dim(static_cast<int>(q.size(3))) != 0,
+              "sage attention (CUDA): head dims are multiples of 8 up to 128, got ", q.size(3));
+  TORCH_CHECK(k.size(2) > 0, "sage attention: no keys");
+  TORCH_CHECK(q.size(0) * q.size(1) <= 65535, "sage attention (CUDA): batch x heads is at most ",
+              "65535, got ", q.size(0) * q.size(1));
+  TORCH_CHECK(q.size(2) < (std::int64_t(1) << 30) && k.size(2) < (std::int64_t(1) << 30),
+              "sage attention (CUDA): sequences of at most 2^30 tokens");
+}
+
+// The quantisation pass over prepared (16-bit, kernel-ready) q and k.
+SageQuantized quantize(const torch::Tensor& q, const torch::Tensor& k) {
+  const std::int64_t B = q.size(0), H = q.size(1), Nq = q.size(2), Nk = k.size(2), d = q.size(3);
+  const std::int64_t dp = sk::padded_head_dim(static_cast<int>(d));
+  const auto blocks = [](std::int64_t n) { return (n + sk::kQuantBlock - 1) / sk::kQuantBlock; };
+  const auto f32 = q.options().dtype(torch::kFloat32), s8 = q.options().dtype(torch::kInt8);
+  SageQuantized out;
+  out.q8 = torch::empty({B, H, Nq, dp}, s8);  // [B, heads, Nq, dp], columns past d zero
+  out.k8 = torch::empty({B, H, Nk, dp}, s8);
+  out.q_scales = torch::empty({B, H, blocks(Nq)}, f32);
+  out.k_scales = torch::empty({B, H, blocks(Nk)}, f32);
+  out.k_mean = torch::empty({B, H, d}, f32);
+
+  sk::SageQuantParams p;
+  p.q = q.data_ptr();
+  p.k = k.data_ptr();
+  p.q_batch_stride = q.stride(0), p.q_head_stride = q.stride(1), p.q_row_stride = q.stride(2);
+  p.k_batch_stride = k.stride(0), p.k_head_stride = k.stride(1), p.k_row_stride = k.stride(2);
+  p.batch = static_cast<int>(B), p.heads = static_cast<int>(H);
+  p.n_q = static_cast<int>(Nq), p.n_k = static_cast<int>(Nk), p.d = static_cast<int>(d);
+  p.softmax_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(d)));
+  p.k_mean = out.k_mean.data_ptr<float>();
+  p.q8 = out.q8.data_ptr<std::int8_t>();
+  p.k8 = out.k8.data_ptr<std::int8_t>();
+  p.q_scales = out.q_scales.data_ptr<float>();
+  p.k_scales = out.k_scales.data_ptr<float>();
+  check_launch(
+      sk::run_quant(p, kernel_dtype(q.scalar_type()), c10::cuda::getCurrentCUDAStream().stream()),
+      "quantisation");
+  return out;
+}
+
+class SageCudaFunction : public torch::autograd::Function<SageCudaFunction> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& q_in,
+                               const torch::Tensor& k_in, const torch::Tensor& v_in) {
+    const c10::cuda::CUDAGuard guard(q_in.device());
+    const auto out_type = q_in.scalar_type();
+    const auto type = compute_type(out_type);
+    const torch::Tensor q = prepare(q_in, type), k = prepare(k_in, type), v = prepare(v_in, type);
+    const std::int64_t B = q.size(0), H = q.size(1), Nq = q.size(2), Nk = k.size(2), d = q.size(3);
+    torch::Tensor o = torch::empty({B, H, Nq, d}, q.options());  // [B, heads, Nq, d]
+    torch::Tensor lse = torch::empty({B, H, Nq}, q.options().dtype(torch::kFloat32));
+    torch::Tensor k_mean;  // [B, heads, d], float32
+    {
+      // The INT8 copies live only through the forward: the backward works on q, k in 16 bits.
+      const SageQuantized qk = quantize(q, k);
+      k_mean = qk.k_mean;
+      sk::SageFwdParams p;
+      p.q8 = qk.q8.data_ptr<std::int8_t>();
+      p.k8 = qk.k8.data_ptr<std::int8_t>();
+      p.q_scales = qk.q_scales.data_ptr<float>();
+      p.k_scales = qk.k_scales.data_ptr<float>();
+      p.v = v.data_ptr();
+      p.o = o.data_ptr();
+      p.lse = lse.data_ptr<float>();
+      p.v_batch_stride = v.stride(0), p.v_head_stride = v.stride(1), p.v_row_stride = v.stride(2);
+      p.o_batch_stride = o.stride(0), p.o_head_stride = o.stride(1), p.o_row_stride = o.stride(2);
+      p.batch = static_cast<int>(B), p.heads = static_cast<int>(H);
+      p.n_q = static_cast<int>(Nq), p.n_k = static_cast<int>(Nk), p.d = static_cast<int>(d);
+      check_launch(sk::run_fwd(p, kernel_dtype(type), c10::cuda::getCurrentCUDAStream().stream()),
+                   "forward");
+    }
+    ctx->save_for_backward({q, k, v, o, lse, k_mean});
+    ctx->saved_data["out_type"] = static_cast<std::int64_t>(out_type);
+    return out_type == type ? o : o.to(out_type);
+  }
+
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    if (!grads[0].defined()) return {torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    const auto s = ctx->get_saved_variables();
+    const torch::Tensor &q = s[0], &k = s[1], &v = s[2], &o = s[3], &lse = s[4], &k_mean = s[5];
+    const c10::cuda::CUDAGuard guard(q.device());
+    const auto out_type = static_cast<c10::ScalarType>(ctx->saved_data["out_type"].toInt());
+    // The smoothed K the forward's scores (and so its LSE) were of; dK is the same for K and
+    // K - mean (sage_fwd_kernel.cuh, "Backward").
+    const torch::Tensor k_smooth =
+        (k.to(torch::kFloat32) - k_mean.unsqueeze(2)).to(q.scalar_type()).contiguous();
+    const Grads g = flash_backward(q, k_smooth, v, o, lse, grads[0], "sage attention backward");
+    return {g.dq.to(out_type), g.dk.to(out_type), g.dv.to(out_type)};
+  }
+};
+
+}  // namespace
+
+SageQuantized sage_quantize_cuda(const torch::Tensor& q, const torch::Tensor& k) {
+  check_inputs(q, k, nullptr);
+  const c10::cuda::CUDAGuard guard(q.device());
+  const auto type = compute_type(q.scalar_type());
+  return quantize(prepare(q, type), prepare(k, type));
+}
+
+torch::Tensor sage_attention_cuda(const torch::Tensor& q, const torch::Tensor& k,
+                                  const torch::Tensor& v) {
+  check_inputs(q, k, &v);
+  return SageCudaFunction::apply(q, k, v);
+}
+
+}  // namespace latentcast

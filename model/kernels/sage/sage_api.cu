@@ -1,0 +1,62 @@
+// Dispatch of the sage kernels by head dim and element type.
+#include <cuda_runtime.h>
+
+#include <string>
+
+#include "model/kernels/sage/sage.h"
+#include "model/kernels/sage/sage_launch.h"
+
+namespace latentcast::kernels::sage {
+namespace {
+
+std::string text(cudaError_t status) {
+  return status == cudaSuccess ? std::string() : std::string(cudaGetErrorString(status));
+}
+
+template <class T>
+cudaError_t quant(const SageQuantParams& p, cudaStream_t s) {
+  switch (padded_head_dim(p.d)) {
+    case 32:
+      return run_quant_hdim<32, T>(p, s);
+    case 64:
+      return run_quant_hdim<64, T>(p, s);
+    case 128:
+      return run_quant_hdim<128, T>(p, s);
+  }
+  return cudaErrorInvalidValue;
+}
+
+template <class T>
+cudaError_t fwd(const SageFwdParams& p, cudaStream_t s) {
+  switch (padded_head_dim(p.d)) {
+    case 32:
+      return run_fwd_hdim<32, T>(p, s);
+    case 64:
+      return run_fwd_hdim<64, T>(p, s);
+    case 128:
+      return run_fwd_hdim<128, T>(p, s);
+  }
+  return cudaErrorInvalidValue;
+}
+
+}  // namespace
+
+int padded_head_dim(int d) {
+  if (d <= 0 || d % 8 != 0) return 0;
+  if (d <= 32) return 32;
+  if (d <= 64) return 64;
+  if (d <= 128) return 128;
+  return 0;
+}
+
+std::string run_quant(const SageQuantParams& p, Dtype dtype, void* stream) {
+  const auto s = static_cast<cudaStream_t>(stream);
+  return text(dtype == Dtype::BFloat16 ? quant<__nv_bfloat16>(p, s) : quant<__half>(p, s));
+}
+
+std::string run_fwd(const SageFwdParams& p, Dtype dtype, void* stream) {
+  const auto s = static_cast<cudaStream_t>(stream);
+  return text(dtype == Dtype::BFloat16 ? fwd<__nv_bfloat16>(p, s) : fwd<__half>(p, s));
+}
+
+}  // namespace latentcast::kernels::sage
