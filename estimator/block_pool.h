@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <new>
+#include <vector>
 
 namespace latentcast::estimator {
 
@@ -24,6 +25,8 @@ class BlockPool {
   };
   Free* free_ = nullptr;
   std::size_t block_ = 0;
+  std::vector<void*> slabs_;  // blocks come in slabs of kSlabBlocks, freed with the pool
+  std::vector<void*> large_;  // the unexpected larger requests, freed with the pool
 };
 
 template <class T>

@@ -31,11 +31,13 @@ int CachingAllocatorModel::new_block(const Block& b) {
 }
 
 void CachingAllocatorModel::insert_free(int id) {
-  free_.insert(key(id));
+  const Key k = key(id);
+  free_.insert(std::lower_bound(free_.begin(), free_.end(), k), k);
 }
 
 void CachingAllocatorModel::erase_free(int id) {
-  free_.erase(key(id));
+  const Key k = key(id);
+  free_.erase(std::lower_bound(free_.begin(), free_.end(), k));
 }
 
 CachingAllocatorModel::Handle CachingAllocatorModel::allocate(std::int64_t bytes) {
@@ -50,7 +52,7 @@ CachingAllocatorModel::Handle CachingAllocatorModel::allocate(std::int64_t bytes
     return {-1, size};
   }
   int id;
-  auto it = free_.lower_bound(Key{size, -1, -1});
+  auto it = std::lower_bound(free_.begin(), free_.end(), Key{size, -1, -1});
   // Expandable: the free block at the end of the segment (it can grow) is taken only when no
   // other free block fits.
   if (expandable_ && it != free_.end() && std::get<2>(*it) == last_ && std::next(it) != free_.end())

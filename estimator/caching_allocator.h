@@ -17,11 +17,9 @@
 #pragma once
 
 #include <cstdint>
-#include <set>
 #include <tuple>
 #include <vector>
 
-#include "estimator/block_pool.h"
 
 namespace latentcast::estimator {
 
@@ -53,9 +51,9 @@ class CachingAllocatorModel {
 
   std::vector<Block> blocks_;
   std::vector<int> unused_;
-  BlockPool nodes_;  // the tree's nodes, recycled
-  std::set<Key, std::less<Key>, PoolAllocator<Key>> free_{std::less<Key>(),
-                                                          PoolAllocator<Key>(&nodes_)};
+  // The cached free blocks in best-fit order (size, then address), as a sorted vector: a training
+  // step keeps a few dozen, where binary search and a short move beat a tree's node traffic.
+  std::vector<Key> free_;
   bool expandable_;
   int last_ = -1;  // expandable: the block at the end of the mapped range
   std::int64_t next_address_ = 0;

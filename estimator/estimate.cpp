@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <future>
 #include <stdexcept>
 
 #include "estimator/model_graph.h"
@@ -195,18 +196,23 @@ Estimate estimate_peak(const EstimateRequest& request) {
 }
 
 Estimate estimate(const EstimateRequest& request) {
-  Estimate e = estimate_peak(request);
-  // Each active memory option against its unoptimised choice, the others unchanged.
+  // Each active memory option against its unoptimised choice, the others unchanged: one replay
+  // each. The replays share nothing, so they run on their own threads beside the main one.
+  struct Variant {
+    std::string key, label;
+    EstimateRequest request;
+  };
+  std::vector<Variant> variants;
   const auto saving = [&](const std::string& key, const std::string& label,
                           const std::function<void(EstimateRequest&)>& undo) {
     EstimateRequest plain = request;
     undo(plain);
-    const std::int64_t without = estimate_peak(plain).total_bytes;
-    e.savings.push_back({key, label, without - e.total_bytes});
+    variants.push_back({key, label, std::move(plain)});
   };
   const MemoryConfig& mem = request.config.memory;
-  if (e.backend != AttentionBackend::Math)
-    saving("memory.attention_backend", std::string(to_string(e.backend)) + " attention (vs math)",
+  const AttentionBackend backend = resolve(request);
+  if (backend != AttentionBackend::Math && backend != AttentionBackend::Auto)
+    saving("memory.attention_backend", std::string(to_string(backend)) + " attention (vs math)",
            [](EstimateRequest& r) {
              r.backend = AttentionBackend::Math;
              r.config.memory.attention_backend = AttentionBackend::Math;
@@ -222,6 +228,16 @@ Estimate estimate(const EstimateRequest& request) {
   if (!mem.latent_caching)
     saving("memory.latent_caching", "no latent caching (vs caching)",
            [](EstimateRequest& r) { r.config.memory.latent_caching = true; });
+
+  std::vector<std::future<std::int64_t>> totals;
+  totals.reserve(variants.size());
+  for (const Variant& v : variants)
+    totals.push_back(std::async(std::launch::async, [&v] {
+      return estimate_peak(v.request).total_bytes;
+    }));
+  Estimate e = estimate_peak(request);  // may throw; the futures' destructors wait for them
+  for (std::size_t i = 0; i < variants.size(); ++i)
+    e.savings.push_back({variants[i].key, variants[i].label, totals[i].get() - e.total_bytes});
   return e;
 }
 

@@ -314,11 +314,12 @@ void Graph::run_backward(std::vector<Node>& tape, Grads& grads) {
 }
 
 void Graph::backward(const V& loss) {
-  std::vector<Node> tape = std::move(tape_);
-  tape_.clear();
+  std::vector<Node> tape;
+  tape.swap(tape_);
   Grads grads;
   grads[loss.id] = sim_.alloc(loss.bytes(), Cat::Temporary);
   run_backward(tape, grads);
+  tape_.swap(tape);  // both empty now: the next forward records into the old capacity
 }
 
 }  // namespace latentcast::estimator

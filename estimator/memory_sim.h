@@ -65,8 +65,9 @@ class Sim {
   StoragePtr alloc(std::int64_t bytes, Cat cat);
   // A momentary allocation (a workspace that is freed before the op returns).
   void spike(std::int64_t bytes, Cat cat);
-  // Names the phase the next peaks belong to ("diffusion step: backward").
-  void set_phase(const std::string& phase) { phase_ = phase; }
+  // Names the phase the next peaks belong to ("diffusion step: backward"): a string literal (kept
+  // as a pointer, so following a new peak costs no copy).
+  void set_phase(const char* phase) { phase_ = phase; }
   // Starts a new peak from the current figure (the start of a stage).
   void reset_peak() {
     peak_ = current_;
@@ -79,7 +80,7 @@ class Sim {
   std::int64_t reserved() const { return caching_ ? caching_->reserved() : peak_; }
   std::int64_t peak() const { return peak_; }
   const Bytes& at_peak() const { return at_peak_; }
-  const std::string& peak_phase() const { return peak_phase_; }
+  std::string peak_phase() const { return peak_phase_; }
 
  private:
   friend class Storage;
@@ -90,7 +91,8 @@ class Sim {
   std::unique_ptr<CachingAllocatorModel> caching_;
   std::int64_t current_ = 0, peak_ = 0;
   Bytes live_{}, at_peak_{};
-  std::string phase_, peak_phase_;
+  const char* phase_ = "";
+  const char* peak_phase_ = "";
 };
 
 }  // namespace latentcast::estimator
