@@ -18,6 +18,8 @@ deb=$(LATENTCAST_BUILD=$build "$src/scripts/package" "$work/pkg" | tail -1)
   fail "unexpected package file name $(basename "$deb")"
 
 step "fields"
+dpkg-deb --info "$deb" > "$work/info" || fail "dpkg-deb --info cannot read the package"
+grep -q '^ Installed-Size: [0-9]' "$work/info" || fail "no Installed-Size in dpkg-deb --info"
 field() { dpkg-deb --field "$deb" "$1"; }
 [ "$(field Package)" = latentcast ] || fail "Package is '$(field Package)'"
 [ "$(field Version)" = "$version" ] || fail "Version is '$(field Version)', expected $version"
