@@ -1,5 +1,5 @@
-// Recycling of equal-size heap blocks for the estimator's many short-lived objects (storages,
-// tree nodes of the allocator model). Internal to the estimator.
+// Recycling of equal-size heap blocks, in slabs, for the estimator's many short-lived objects
+// (the storages of a replay). Internal to the estimator.
 #pragma once
 
 #include <cstddef>

@@ -1,6 +1,7 @@
 #include "estimator/caching_allocator.h"
 
 #include <algorithm>
+#include <cassert>
 #include <iterator>
 
 namespace latentcast::estimator {
@@ -37,7 +38,9 @@ void CachingAllocatorModel::insert_free(int id) {
 
 void CachingAllocatorModel::erase_free(int id) {
   const Key k = key(id);
-  free_.erase(std::lower_bound(free_.begin(), free_.end(), k));
+  const auto it = std::lower_bound(free_.begin(), free_.end(), k);
+  assert(it != free_.end() && *it == k);  // only blocks that are in the list are erased
+  free_.erase(it);
 }
 
 CachingAllocatorModel::Handle CachingAllocatorModel::allocate(std::int64_t bytes) {

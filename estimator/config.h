@@ -134,6 +134,9 @@ struct Calibration {
   std::int64_t context_bytes = 0;  // CUDA context and libraries (0 on the CPU)
   std::int64_t predicted_allocated_bytes = 0;
   std::int64_t predicted_reserved_bytes = 0;
+  // CUDA: the caching allocator's mode during the measurement, "expandable" or "classic" (empty,
+  // as in files from before the setting existed: classic). Empty on the CPU.
+  std::string allocator;
 };
 
 struct ProjectConfig {

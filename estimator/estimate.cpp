@@ -6,6 +6,7 @@
 #include <functional>
 #include <future>
 #include <stdexcept>
+#include <system_error>
 
 #include "estimator/model_graph.h"
 
@@ -135,6 +136,10 @@ std::optional<Calibrated> calibrated(const Estimate& estimate,
   for (auto c = calibrations.rbegin(); c != calibrations.rend(); ++c) {
     if (c->device != device || c->predicted_reserved_bytes <= 0 || c->measured_reserved_bytes <= 0)
       continue;
+    const std::string mode = c->allocator.empty() ? "classic" : c->allocator;
+    if (estimate.context_bytes > 0 &&
+        mode != (estimate.expandable_segments ? "expandable" : "classic"))
+      continue;
     Calibrated out;
     out.ratio = double(c->measured_reserved_bytes) / double(c->predicted_reserved_bytes);
     out.total_bytes = static_cast<std::int64_t>(double(estimate.reserved_bytes) * out.ratio) +
@@ -183,6 +188,7 @@ Estimate estimate_peak(const EstimateRequest& request) {
   e.reserved_bytes = e.allocated_bytes;
   if (request.device.cuda) {
     e.reserved_bytes = std::max(r.reserved, e.allocated_bytes);
+    e.expandable_segments = request.device.expandable_segments;
     e.context_bytes =
         request.device.context_bytes >= 0 ? request.device.context_bytes : kTypicalContextBytes;
     e.breakdown.push_back({"allocator_reserve", e.reserved_bytes - e.allocated_bytes});
@@ -231,10 +237,14 @@ Estimate estimate(const EstimateRequest& request) {
 
   std::vector<std::future<std::int64_t>> totals;
   totals.reserve(variants.size());
-  for (const Variant& v : variants)
-    totals.push_back(std::async(std::launch::async, [&v] {
-      return estimate_peak(v.request).total_bytes;
-    }));
+  for (const Variant& v : variants) {
+    const auto replay = [&v] { return estimate_peak(v.request).total_bytes; };
+    try {
+      totals.push_back(std::async(std::launch::async, replay));
+    } catch (const std::system_error&) {  // no thread to be had: replay it here, later
+      totals.push_back(std::async(std::launch::deferred, replay));
+    }
+  }
   Estimate e = estimate_peak(request);  // may throw; the futures' destructors wait for them
   for (std::size_t i = 0; i < variants.size(); ++i)
     e.savings.push_back({variants[i].key, variants[i].label, totals[i].get() - e.total_bytes});

@@ -71,6 +71,7 @@ struct Estimate {
   std::int64_t allocated_bytes = 0;  // peak tensor bytes (LibTorch allocated; CPU: everything)
   std::int64_t reserved_bytes = 0;   // CUDA: the caching allocator's peak reserve; CPU: allocated
   std::int64_t context_bytes = 0;    // CUDA context and libraries (0 on the CPU)
+  bool expandable_segments = false;  // CUDA: the allocator mode the reserve was predicted for
   std::vector<Term> breakdown;       // sums to total_bytes
   struct Block {
     std::string name;
@@ -114,7 +115,8 @@ Recommendation recommend(const EstimateRequest& request, double safety = 0.9);
 
 // The estimate for a device the project was measured on (a Calibration with the same device
 // name): the predicted reserve scaled by measured / predicted of that measurement, plus the
-// measured context. nullopt without a usable calibration for `device`.
+// measured context. nullopt without a usable calibration for `device` (on CUDA, one measured with
+// the same allocator mode: a ratio measured with classic segments says nothing about expandable).
 struct Calibrated {
   std::int64_t total_bytes = 0;
   double ratio = 1.0;    // measured / predicted reserve at the measurement

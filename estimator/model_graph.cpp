@@ -421,8 +421,14 @@ class Unet {
           fwd_temp = (q.numel + 2 * k.numel) * 4;  // fp32 scaled q, k and smoothed k
         }
         if (cuda_kernel && kt != type) saved.push_back(g.input(q.numel, kt, Cat::Attention));  // O
-        const std::int64_t bwd =
-            q.numel * dtype_bytes(kt) + bh * n * 4 + (cuda_kernel ? q.numel * 4 : 0);
+        // The backward's D = rowsum(dO * O), its gradient buffers and (CUDA) the fp32 dQ
+        // accumulator; CUDA sage also rebuilds the smoothed K the forward's LSE was of
+        // (sage_cuda.cpp) and keeps K's mean.
+        std::int64_t bwd = q.numel * dtype_bytes(kt) + bh * n * 4 + (cuda_kernel ? q.numel * 4 : 0);
+        if (backend == AttentionBackend::Sage && cuda_kernel) {
+          bwd += k.numel * dtype_bytes(kt);
+          saved.push_back(g.input(bh * d, Dtype::F32, Cat::Attention));
+        }
         V out = g.op({q, k, v}, q.numel, type, saved, Cat::Attention, fwd_temp, bwd);
         return out;
       }

@@ -1,6 +1,8 @@
 // Device detection through LibTorch and, in CUDA builds, our own CUDA runtime queries and kernel.
 #include "model/device.h"
 
+#include "model/torch_compat.h"
+
 #include <torch/torch.h>
 #include <torch/version.h>
 
@@ -18,17 +20,31 @@
 
 namespace latentcast {
 
+namespace {
+
+// Expandable segments exist from LibTorch 2.1; earlier allocators reject the option.
+constexpr bool kHasExpandableSegments = LATENTCAST_TORCH_AT_LEAST(2, 1);
+
+// The allocator settings in the environment: PYTORCH_CUDA_ALLOC_CONF, else PYTORCH_ALLOC_CONF
+// (LibTorch 2.9+); an empty variable counts as unset. Null when neither is set.
+const char* allocator_conf() {
+  for (const char* name : {"PYTORCH_CUDA_ALLOC_CONF", "PYTORCH_ALLOC_CONF"}) {
+    const char* value = std::getenv(name);
+    if (value != nullptr && *value != '\0') return value;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 void configure_cuda_allocator() {
-  if (std::getenv("PYTORCH_CUDA_ALLOC_CONF") == nullptr &&
-      std::getenv("PYTORCH_ALLOC_CONF") == nullptr)
-    setenv("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True", 0);
+  if (kHasExpandableSegments && allocator_conf() == nullptr)
+    setenv("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True", 1);
 }
 
 bool cuda_expandable_segments() {
-  // LibTorch 2.9+ reads PYTORCH_ALLOC_CONF first and falls back to PYTORCH_CUDA_ALLOC_CONF.
-  const char* conf = std::getenv("PYTORCH_ALLOC_CONF");
-  if (conf == nullptr) conf = std::getenv("PYTORCH_CUDA_ALLOC_CONF");
-  if (conf == nullptr) return false;
+  const char* conf = allocator_conf();
+  if (!kHasExpandableSegments || conf == nullptr) return false;
   std::string s(conf);
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
   s.erase(std::remove(s.begin(), s.end(), ' '), s.end());

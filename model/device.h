@@ -34,7 +34,8 @@ struct DeviceReport {
 // growing segment per stream, so freed space is reused across sizes and the reserve stays within
 // a few percent of the allocated peak (with one cudaMalloc per segment, library workspaces left
 // it 60 % above at batch 64, docs/benchmarks.md). A user's own PYTORCH_CUDA_ALLOC_CONF or
-// PYTORCH_ALLOC_CONF is kept. Call at the start of main, before any CUDA work.
+// PYTORCH_ALLOC_CONF is kept, and LibTorch before 2.1 (no expandable segments) is left alone.
+// Call at the start of main, before any CUDA work.
 void configure_cuda_allocator();
 // Whether the allocator settings in the environment ask for expandable segments.
 bool cuda_expandable_segments();

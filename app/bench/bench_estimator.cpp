@@ -121,8 +121,8 @@ engine::MeasureResult measure_fresh(const std::string& project,
   const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   std::string dir = n > 0 ? std::string(exe, std::size_t(n)) : std::string("latentcast-bench");
   dir = dir.substr(0, dir.find_last_of('/') + 1);
-  std::string command = std::string("PYTORCH_CUDA_ALLOC_CONF=expandable_segments:") +
-                        (expandable ? "True" : "False") + " PYTORCH_ALLOC_CONF= '" + dir +
+  std::string command = std::string("env -u PYTORCH_ALLOC_CONF PYTORCH_CUDA_ALLOC_CONF=") +
+                        "expandable_segments:" + (expandable ? "True" : "False") + " '" + dir +
                         "latentcast-cli' measure --json --project '" + project +
                         "' --no-save --device " + device + " --steps " + std::to_string(steps);
   for (const auto& set : sets) command += " --set '" + set + "'";
@@ -145,6 +145,9 @@ engine::MeasureResult measure_fresh(const std::string& project,
   m.context_bytes = j.at("context_bytes").get<std::int64_t>();
   m.vae_peak_allocated_bytes = j.at("vae_peak_allocated_bytes").get<std::int64_t>();
   m.diffusion_peak_allocated_bytes = j.at("diffusion_peak_allocated_bytes").get<std::int64_t>();
+  if (m.cuda && j.value("expandable_segments", !expandable) != expandable)
+    throw std::runtime_error(std::string("the measuring process did not run the ") +
+                             (expandable ? "expandable" : "classic") + " allocator: " + command);
   return m;
 }
 
@@ -157,7 +160,8 @@ engine::MeasureResult recorded(const json& row) {
   m.peak_reserved_bytes = row.at("measured_reserved_bytes").get<std::int64_t>();
   m.vae_peak_allocated_bytes = row.at("measured_vae_stage_bytes").get<std::int64_t>();
   m.diffusion_peak_allocated_bytes = row.at("measured_diffusion_stage_bytes").get<std::int64_t>();
-  m.context_bytes = row.at("context_bytes").get<std::int64_t>();
+  const json& context = row.at("context_bytes");  // null: measured with other processes beside
+  m.context_bytes = context.is_null() ? -1 : context.get<std::int64_t>();
   return m;
 }
 
@@ -321,7 +325,9 @@ int bench_estimator(int argc, char** argv) {
                       {"measured_vae_stage_bytes", m.vae_peak_allocated_bytes},
                       {"predicted_diffusion_stage_bytes", e.diffusion_stage_bytes},
                       {"measured_diffusion_stage_bytes", m.diffusion_peak_allocated_bytes},
-                      {"context_bytes", m.context_bytes},
+                      // With --jobs > 1, cudaMemGetInfo also counted the other processes.
+                      {"context_bytes",
+                       jobs > 1 && recording.is_null() ? json(nullptr) : json(m.context_bytes)},
                       {"error_allocated", ea},
                       {"error_reserved", er},
                       {"peak_phase", e.peak_phase},

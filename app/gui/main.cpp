@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   QApplication::setOrganizationName(QStringLiteral("Latentcast"));
   QApplication::setApplicationName(QStringLiteral("Latentcast"));
   QApplication::setApplicationVersion(QStringLiteral(LATENTCAST_VERSION));
+  QGuiApplication::setDesktopFileName(QStringLiteral("latentcast"));  // Wayland: the .desktop entry
 
   QCommandLineParser parser;
   parser.setApplicationDescription(

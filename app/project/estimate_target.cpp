@@ -82,6 +82,7 @@ Calibration make_calibration(const engine::MeasureResult& m, const estimator::Es
   c.context_bytes = m.context_bytes;
   c.predicted_allocated_bytes = e.allocated_bytes;
   c.predicted_reserved_bytes = e.reserved_bytes;
+  if (e.context_bytes > 0) c.allocator = e.expandable_segments ? "expandable" : "classic";
   return c;
 }
 

@@ -213,6 +213,7 @@ const RecordField<Calibration> kCalibrationFields[] = {
     {"context_bytes", &Calibration::context_bytes, false},
     {"predicted_allocated_bytes", &Calibration::predicted_allocated_bytes, false},
     {"predicted_reserved_bytes", &Calibration::predicted_reserved_bytes, false},
+    {"allocator", &Calibration::allocator, false},
 };
 constexpr const char* kMetrics = "metrics";
 constexpr const char* kCurves = "curves";

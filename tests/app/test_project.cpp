@@ -286,6 +286,7 @@ TEST_CASE("calibrations: every field survives; bad entries are refused naming th
   cal.context_bytes = 800;
   cal.predicted_allocated_bytes = 990;
   cal.predicted_reserved_bytes = 2100;
+  cal.allocator = "expandable";
   c.calibrations = {cal};
   const ProjectConfig back = from_json_text(to_json_text(c, ""), "c.lcproj", "");
   REQUIRE(back.calibrations.size() == 1);
@@ -295,6 +296,7 @@ TEST_CASE("calibrations: every field survives; bad entries are refused naming th
   EXPECT_EQ(b.measured_reserved_bytes, std::int64_t(2000));
   EXPECT_EQ(b.predicted_reserved_bytes, std::int64_t(2100));
   EXPECT_EQ(b.context_bytes, std::int64_t(800));
+  EXPECT_EQ(b.allocator, std::string("expandable"));
   c.calibrations[0].context_bytes = -5;
   EXPECT_EQ(error_of([&] { validate(c); }),
             std::string("calibrations[0].context_bytes: must be an integer >= 0, got -5"));

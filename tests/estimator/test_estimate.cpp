@@ -325,6 +325,53 @@ TEST_CASE("expandable segments reserve no more than one cudaMalloc per segment")
   }
 }
 
+TEST_CASE("calibration: the measured ratio applies to the same device and allocator mode only") {
+  const EstimateRequest r = small(true);  // expandable segments, the default
+  const Estimate e = estimate_peak(r);
+  Calibration c;
+  c.device = r.device.name;
+  c.measured = "2026-12-03T05:00:00";
+  c.predicted_reserved_bytes = 1000;
+  c.measured_reserved_bytes = 1100;
+  c.context_bytes = 700;
+  c.allocator = "expandable";
+  const auto same = calibrated(e, {c}, r.device.name);
+  REQUIRE(same.has_value());
+  EXPECT(std::fabs(same->ratio - 1.1) < 1e-12);
+  EXPECT_EQ(same->total_bytes,
+            static_cast<std::int64_t>(double(e.reserved_bytes) * 1.1) + c.context_bytes);
+  EXPECT(!calibrated(e, {c}, "another gpu").has_value());
+  // A file from before the allocator setting (no mode: classic) does not calibrate an expandable
+  // estimate, and does calibrate a classic one.
+  c.allocator.clear();
+  EXPECT(!calibrated(e, {c}, r.device.name).has_value());
+  const Estimate classic =
+      estimate_peak(with(r, [](auto& q) { q.device.expandable_segments = false; }));
+  EXPECT(calibrated(classic, {c}, r.device.name).has_value());
+}
+
+TEST_CASE("the free block at the end of an expandable segment is taken last") {
+  constexpr std::int64_t MiB = std::int64_t(1) << 20;
+  CachingAllocatorModel m(true);
+  const auto a = m.allocate(60 * MiB);
+  const auto keep = m.allocate(10 * MiB);
+  const auto b = m.allocate(50 * MiB);
+  EXPECT_EQ(m.reserved(), 120 * MiB);
+  m.free(a);
+  m.free(b);  // free: 60 MiB at the start, 50 MiB at the end of the mapped range
+  // 40 MiB fits both; best fit alone would take the 50 at the end, but the end block (which could
+  // grow) is kept for last, so the 60 serves it.
+  const auto c = m.allocate(40 * MiB);
+  EXPECT_EQ(m.reserved(), 120 * MiB);
+  // 50 MiB: only the end block fits now (20 MiB are left of the 60).
+  const auto d = m.allocate(50 * MiB);
+  EXPECT_EQ(m.reserved(), 120 * MiB);
+  // 30 MiB: nothing free fits (20 MiB), and the end block is taken: 40 MiB of new pages.
+  const auto e = m.allocate(30 * MiB);
+  EXPECT_EQ(m.reserved(), 160 * MiB);
+  for (const auto& h : {keep, c, d, e}) m.free(h);
+}
+
 TEST_CASE("format_bytes") {
   const std::string gib = format_bytes(3LL << 30), mib = format_bytes(5LL << 20),
                     kib = format_bytes(2048);

@@ -6,7 +6,7 @@
 # itself (not in the build tree). Usage: test_package.sh SOURCE_DIR BUILD_DIR VERSION
 set -euo pipefail
 src=$1 build=$2 version=$3
-work=$(mktemp -d)
+work=$(realpath "$(mktemp -d)")  # the programs see their own paths with links resolved
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 step() { echo "--- $*"; }
@@ -52,13 +52,16 @@ stray=$(grep -v '/$' "$work/contents" | grep -Ev '^/usr/(bin|share)/' || true)
 step "unpack into a temporary root"
 root=$work/root
 dpkg -x "$deb" "$root"
-ldconfig -p > "$work/ldcache"
+/sbin/ldconfig -p > "$work/ldcache"
 for b in latentcast latentcast-cli latentcast-bench; do
   exe=$root/usr/bin/$b
   [ -x "$exe" ] || fail "$b is not executable"
-  ! readelf -d "$exe" | grep -Eq 'RPATH|RUNPATH' || fail "$b carries an RPATH (build tree paths)"
+  dynamic=$(readelf -d "$exe") || fail "readelf cannot read $b"
+  ! grep -Eq 'RPATH|RUNPATH' <<< "$dynamic" || fail "$b carries an RPATH (build tree paths)"
   # Every shared library it needs belongs to a package the Depends names.
-  for lib in $(objdump -p "$exe" | awk '$1 == "NEEDED" {print $2}'); do
+  needed=$(objdump -p "$exe" | awk '$1 == "NEEDED" {print $2}') || fail "objdump cannot read $b"
+  [ -n "$needed" ] || fail "$b lists no shared libraries (not a dynamic executable?)"
+  for lib in $needed; do
     path=$(awk -v l="$lib" '$1 == l {print $NF; exit}' "$work/ldcache")
     [ -n "$path" ] || fail "$b needs $lib, which is not on this system"
     owner=""
@@ -86,7 +89,8 @@ grep -q 'application/x-latentcast-project:\*\.lcproj' "$root/usr/share/mime/glob
 
 step "run the installed command line"
 cli=$root/usr/bin/latentcast-cli
-"$cli" --version | grep -q "$version" || fail "latentcast-cli --version does not print $version"
+cli_version=$("$cli" --version) || fail "latentcast-cli --version failed"
+grep -qF "$version" <<< "$cli_version" || fail "latentcast-cli --version prints '$cli_version', not $version"
 {
   echo "date,load,temp"
   for i in $(seq 0 99); do printf '2024-01-%02d %02d:00:00,%d.5,%d\n' $((i / 24 + 1)) $((i % 24)) $i $((i * 2)); done
