@@ -82,9 +82,11 @@ std::vector<GridPoint> cuda_grid() {
     sets.insert(sets.end(), extra.begin(), extra.end());
     grid.push_back({label, sets});
   };
-  // Backends at S=64 and S=128, batch 16.
+  // Every backend at S=64 and S=128, batch 16 (our flash and sage kernels compute fp32 runs in
+  // bf16).
   for (const int s : {64, 128})
-    for (const char* b : {"math", "sliced", "linear", "channel", "local_window", "sdpa"})
+    for (const char* b :
+         {"math", "sliced", "flash", "sage", "linear", "channel", "local_window", "sdpa"})
       add(std::string(b) + " S=" + std::to_string(s), narrow, s, 16, b, "none", "fp32");
   // Checkpointing x precision at S=128, batch 16, math and sdpa.
   for (const char* b : {"math", "sdpa"})
