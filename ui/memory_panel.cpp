@@ -392,13 +392,20 @@ void MemoryPanel::show_estimate() {
   }
   savings_->setText(saved.isEmpty() ? tr("None of the active options lowers this peak.")
                                     : saved.join(QStringLiteral("<br>")));
-  detail_->setText(tr("Backend: %1 · peak in %2<br>Tensor peaks: stage 1 (VAE) %3, stage 2 "
-                      "(denoiser) %4 · allocated %5, reserved %6, context %7 · estimated in %8 ms")
-                       .arg(QString::fromLatin1(to_string(e.backend)),
-                            QString::fromStdString(e.peak_phase), bytes(e.vae_stage_bytes),
-                            bytes(e.diffusion_stage_bytes), bytes(e.allocated_bytes),
-                            bytes(e.reserved_bytes), bytes(e.context_bytes))
-                       .arg(planner_->estimate_seconds() * 1e3, 0, 'f', 2));
+  detail_->setText(
+      tr("Backend: %1 · peak in %2<br>Tensor peaks: stage 1 (VAE) %3, stage 2 "
+         "(denoiser) %4 · allocated %5, reserved %6, context %7 · estimated in %8 ms")
+          .arg(QString::fromLatin1(to_string(e.backend)), QString::fromStdString(e.peak_phase),
+               bytes(e.vae_stage_bytes), bytes(e.diffusion_stage_bytes), bytes(e.allocated_bytes),
+               bytes(e.reserved_bytes), bytes(e.context_bytes))
+          .arg(planner_->estimate_seconds() * 1e3, 0, 'f', 2) +
+      (e.context_bytes > 0 ? QStringLiteral("<br>") +
+                                 (e.expandable_segments
+                                      ? tr("CUDA allocator: expandable segments (the reserve stays "
+                                           "close to the allocated peak)")
+                                      : tr("CUDA allocator: one cudaMalloc per segment (your "
+                                           "PYTORCH_CUDA_ALLOC_CONF); expect more reserve"))
+                           : QString()));
 
   // The breakdown as horizontal bars, largest on top.
   std::vector<estimator::Term> terms;

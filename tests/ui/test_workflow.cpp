@@ -189,8 +189,10 @@ class WorkflowTest : public QObject {
       spin("windowSpin", 2);
     });
     // Precision moves the estimate on CUDA only: plan for a 24 GB GPU, then switch.
+    QVERIFY(!detail->text().contains(QStringLiteral("CUDA allocator")));  // the CPU has none
     combo("gpuCombo", preset_text("24gb"));
     QVERIFY(window_->planner()->device().cuda);
+    QVERIFY(detail->text().contains(QStringLiteral("CUDA allocator: expandable segments")));
     changes("precision on a GPU", [&] { combo("precisionCombo", QStringLiteral("bf16")); });
 
     // The same figure as the CLI for the same settings and device.
