@@ -65,8 +65,11 @@ struct DeviceRules {
   // cudaMalloc per segment.
   bool expandable_segments = false;
   static DeviceRules for_cpu() { return {false, false, Dtype::BF16, 1.0, 1.0, 1.0}; }
-  // cuDNN, fitted on the H200 grid of docs/benchmarks.md ("estimator").
-  static DeviceRules for_cuda() { return {true, false, Dtype::BF16, 0.0, 1.0, 0.0}; }
+  // cuDNN, fitted on the H200 grid of docs/benchmarks.md ("estimator"): the backward's workspace
+  // from the reserve of the 12-02 run; the forward's (2 x max(input, output)) from the diffusion
+  // stage of the 12-03 run, where the no-grad encoding of the latent caches peaked 128 MiB above
+  // the prediction at S = 128 (the training steps hide it).
+  static DeviceRules for_cuda() { return {true, false, Dtype::BF16, 2.0, 1.0, 0.0}; }
 };
 
 class Graph {
