@@ -308,7 +308,7 @@ TEST_CASE("caching allocator model: one segment per miss, or an expandable segme
   EXPECT_EQ(e.reserved(), 122 * MiB);
 }
 
-TEST_CASE("expandable segments reserve no more than one cudaMalloc per segment") {
+TEST_CASE("expandable segments: the same tensors, a reserve within a page of the classic one") {
   for (const int batch : {4, 16, 64}) {
     EstimateRequest classic = with(small(true), [&](auto& r) {
       r.config.memory.batch_size = batch;
@@ -321,7 +321,10 @@ TEST_CASE("expandable segments reserve no more than one cudaMalloc per segment")
     // split off a block.
     EXPECT(std::llabs(c.allocated_bytes - x.allocated_bytes) <= c.allocated_bytes / 100);
     EXPECT(x.reserved_bytes >= x.allocated_bytes);
-    EXPECT(x.reserved_bytes <= c.reserved_bytes);
+    // Usually well below (classic segments strand freed space: 116 against 160 MiB at batch 16),
+    // but the 20 MiB pages can round a small model's reserve above the classic 2 MiB rounding.
+    EXPECT(x.reserved_bytes <= c.reserved_bytes + (std::int64_t(20) << 20));
+    if (batch == 16) EXPECT(x.reserved_bytes < c.reserved_bytes);
   }
 }
 
