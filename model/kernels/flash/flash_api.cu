@@ -47,6 +47,13 @@ cudaError_t fwd(const FlashFwdParams& p, cudaStream_t s) {
     case 32:
       return run_fwd_hdim<32, T>(p, s);
     case 64:
+#if LATENTCAST_FLASH_WGMMA
+      // The same machine code condition as the head dim 128 wgmma kernel (both are sm_90a).
+      if (use_wgmma<128, T>()) {
+        const cudaError_t status = run_fwd_ws_hdim<64, T>(p, s);
+        if (status != cudaErrorNotSupported) return status;
+      }
+#endif
       return run_fwd_hdim<64, T>(p, s);
     case 128:
 #if LATENTCAST_FLASH_WGMMA

@@ -1,6 +1,6 @@
 // The per-head-dim launchers, declared for flash_api.cu and defined by one instantiation file each
-// (flash_{fwd,bwd}_hdim{32,64,128}.cu, flash_fwd_wgmma_hdim128.cu), so the kernels compile in
-// parallel.
+// (flash_{fwd,bwd}_hdim{32,64,128}.cu, flash_fwd_wgmma_hdim128.cu, flash_fwd_ws_hdim64.cu), so the
+// kernels compile in parallel.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -22,5 +22,11 @@ template <int kHeadDim, class T>
 cudaError_t run_fwd_wgmma_hdim(const FlashFwdParams& p, cudaStream_t stream);
 template <int kHeadDim, class T>
 bool fwd_wgmma_runs_here();
+
+// The warp-specialised Hopper forward (flash_fwd_ws_hdim64.cu, sm_90a, the same condition).
+// cudaErrorNotSupported, with nothing launched, when the tensors cannot be described to the copy
+// engine (the caller then runs the mma.sync kernel).
+template <int kHeadDim, class T>
+cudaError_t run_fwd_ws_hdim(const FlashFwdParams& p, cudaStream_t stream);
 
 }  // namespace latentcast::kernels::flash

@@ -1,0 +1,311 @@
+// The warp-specialised flash attention forward for Hopper (sm_90a), head dim 64: one producer
+// warpgroup whose single thread streams Q once and K, V block after block through TMA into a ring
+// of 128-byte-swizzled shared-memory stages, counted on mbarriers; kConsumers consumer warpgroups,
+// 64 query rows each, computing S = Q K^T and O += P V with wgmma while the next block's copies
+// are in flight. Each consumer overlaps its softmax of block j with its own P V of block j-1 on
+// the tensor cores, and consumers are tied to each other only through the stage barriers, so one
+// warpgroup's softmax runs under another's matrix products. Registers move from the producer to
+// the consumers (setmaxnreg). Ref: Shah et al. 2024, "FlashAttention-3" (warp specialisation,
+// intra-warpgroup overlap); Dao 2023, "FlashAttention-2" (the online softmax).
+//
+// Version log (bf16, NVIDIA H200, PyTorch 2.11 + CUDA 13; TFLOP/s = 4 B H N^2 d / time; the
+// earlier wgmma versions w1 and w2 are in flash_fwd_wgmma_kernel.cuh):
+//   w3 2026-12-03  this kernel: TMA + mbarrier ring, producer warpgroup, intra-warpgroup overlap
+//                  of softmax(S_j) with P_{j-1} V_{j-1}, O staged in the swizzle through the
+//                  consumer's own Q rows.
+#pragma once
+
+#include <cmath>
+
+#include "model/kernels/flash/flash.h"
+#include "model/kernels/flash/flash_common.cuh"
+#include "model/kernels/flash/flash_tma.cuh"
+#include "model/kernels/flash/flash_wgmma.cuh"
+
+namespace latentcast::kernels::flash {
+
+template <int kBlockN_, int kConsumers_, int kStages_>
+struct WsFwdTraits {
+  static constexpr int kHeadDim = 64;  // one 128-byte swizzle atom per row
+  static constexpr int kBlockN = kBlockN_, kConsumers = kConsumers_, kStages = kStages_;
+  static constexpr int kBlockM = 64 * kConsumers;
+  static constexpr int kThreads = 128 * (kConsumers + 1);
+  static constexpr int kNTiles = kBlockN / 8, kDTiles = kHeadDim / 8;
+  static constexpr int kRowBytes = kHeadDim * 2;
+  static constexpr int kBytesQ = kBlockM * kRowBytes, kBytesKV = kBlockN * kRowBytes;
+  static constexpr int kSmemBytes = 1024 + kBytesQ + 2 * kStages * kBytesKV;  // 1024: alignment
+  // Registers per thread after reallocation: 24 for the producer, the rest to the consumers
+  // (the register file holds 64 Ki; setmaxnreg takes multiples of 8).
+  static constexpr int kProducerRegs = 24;
+  static constexpr int kConsumerRegs = kConsumers == 2 ? 240 : 160;
+  static_assert(kConsumers == 2 || kConsumers == 3, "2 or 3 consumer warpgroups");
+  static_assert(kBlockN == 64 || kBlockN == 128, "wgmma shapes are instantiated for n = 64, 128");
+  static_assert(kStages >= 2, "at least double-buffered");
+  static_assert(kProducerRegs * 128 + kConsumerRegs * 128 * kConsumers <= 65536, "register file");
+  static_assert(kSmemBytes <= 227 * 1024, "shared memory per CTA on sm_90");
+};
+
+template <class Traits, class T>
+__global__ void __launch_bounds__(Traits::kThreads, 1)
+    flash_fwd_ws_kernel(const __grid_constant__ FlashFwdParams p,
+                        const __grid_constant__ FwdTensorMaps maps) {
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  using E = Elem<T>;
+  constexpr int kBlockN = Traits::kBlockN, kBlockM = Traits::kBlockM, kStages = Traits::kStages;
+  constexpr int kNTiles = Traits::kNTiles, kDTiles = Traits::kDTiles;
+  constexpr int kBytesQ = Traits::kBytesQ, kBytesKV = Traits::kBytesKV;
+  constexpr int kRowBytes = Traits::kRowBytes;
+  extern __shared__ unsigned char smem_raw[];
+  __shared__ __align__(8) std::uint64_t bars[1 + 4 * kStages];
+
+  const std::uint32_t sQ = (smem_addr(smem_raw) + 1023u) & ~1023u;  // swizzle atoms: 1024-aligned
+  const std::uint32_t sK = sQ + kBytesQ, sV = sK + kStages * kBytesKV;
+  const std::uint32_t bar_q = smem_addr(&bars[0]);
+  auto full_k = [&](int s) { return smem_addr(&bars[1 + s]); };
+  auto full_v = [&](int s) { return smem_addr(&bars[1 + kStages + s]); };
+  auto empty_k = [&](int s) { return smem_addr(&bars[1 + 2 * kStages + s]); };
+  auto empty_v = [&](int s) { return smem_addr(&bars[1 + 3 * kStages + s]); };
+
+  const int m0 = blockIdx.x * kBlockM;
+  const int b = blockIdx.y / p.heads, h = blockIdx.y % p.heads;
+  const int n_blocks = (p.n_k + kBlockN - 1) / kBlockN;
+  const int wg = threadIdx.x / 128;
+
+  if (threadIdx.x == 0) {
+    mbar_init(bar_q, 1);
+    for (int s = 0; s < kStages; ++s) {
+      mbar_init(full_k(s), 1);
+      mbar_init(full_v(s), 1);
+      mbar_init(empty_k(s), 4 * Traits::kConsumers);  // one arrival per consumer warp
+      mbar_init(empty_v(s), 4 * Traits::kConsumers);
+    }
+    mbar_init_fence();
+  }
+  __syncthreads();
+
+  if (wg == 0) {
+    // Producer: one thread issues every copy; K_j before V_j, each into stage j % kStages once
+    // the consumers have released it.
+    regs_release<Traits::kProducerRegs>();
+    if (threadIdx.x == 0) {
+      tma_prefetch_map(&maps.q);
+      tma_prefetch_map(&maps.k);
+      tma_prefetch_map(&maps.v);
+      mbar_arrive_expect_tx(bar_q, kBytesQ);
+      tma_load_4d(sQ, &maps.q, 0, m0, h, b, bar_q);
+      for (int j = 0; j < n_blocks; ++j) {
+        const int s = j % kStages;
+        const std::uint32_t free_parity = ((j / kStages) & 1) ^ 1;
+        mbar_wait(empty_k(s), free_parity);
+        mbar_arrive_expect_tx(full_k(s), kBytesKV);
+        tma_load_4d(sK + s * kBytesKV, &maps.k, 0, j * kBlockN, h, b, full_k(s));
+        mbar_wait(empty_v(s), free_parity);
+        mbar_arrive_expect_tx(full_v(s), kBytesKV);
+        tma_load_4d(sV + s * kBytesKV, &maps.v, 0, j * kBlockN, h, b, full_v(s));
+      }
+    }
+    return;
+  }
+
+  regs_claim<Traits::kConsumerRegs>();
+  const int cw = wg - 1;  // this consumer's 64 rows: cw * 64 ...
+  const int warp = (threadIdx.x % 128) / 32, lane = threadIdx.x % 32;
+  const int quad = lane / 4, tq = lane % 4;
+  const std::uint32_t q_rows = sQ + cw * 64 * kRowBytes;
+  const float scale_log2 = p.scale * 1.4426950408889634f;
+
+  float o[kDTiles * 4];
+#pragma unroll
+  for (int i = 0; i < kDTiles * 4; ++i) o[i] = 0.f;
+  float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.f, 0.f};
+  float s[kNTiles * 4];
+  std::uint32_t pa[kBlockN / 16][4];
+
+  // S = Q K_j^T, issued (not waited for).
+  auto issue_qk = [&](int stage) {
+    const std::uint32_t k_tile = sK + stage * kBytesKV;
+#pragma unroll
+    for (int kk = 0; kk < 4; ++kk) {
+      const std::uint64_t da = wgmma_desc_sw128(q_rows + kk * 32, 16, 1024);
+      const std::uint64_t db = wgmma_desc_sw128(k_tile + kk * 32, 16, 1024);
+      if constexpr (kBlockN == 128)
+        wgmma_ss_n128<T>(s, da, db, kk > 0);
+      else
+        wgmma_ss_n64<T>(s, da, db, kk > 0);
+    }
+    wgmma_commit();
+  };
+  // O += P V_j, issued (not waited for); V is MN-major (rows are keys), a k16 step is 2 atoms.
+  auto issue_pv = [&](int stage) {
+    const std::uint32_t v_tile = sV + stage * kBytesKV;
+#pragma unroll
+    for (int kk = 0; kk < kBlockN / 16; ++kk)
+      wgmma_rs_n64_tb<T>(o, pa[kk], wgmma_desc_sw128(v_tile + kk * 2048, kBytesKV, 1024));
+    wgmma_commit();
+  };
+  auto release = [&](std::uint32_t bar) {
+    if (lane == 0) mbar_arrive(bar);
+  };
+  // Masks keys past n_k (the last block only), exponentiates S in place against the new row
+  // maxima and returns the factors that rescale what was accumulated before.
+  auto softmax = [&](int j, float(&corr)[2]) {
+    if ((j + 1) * kBlockN > p.n_k) {
+#pragma unroll
+      for (int i = 0; i < kNTiles * 4; ++i)
+        if (j * kBlockN + (i / 4) * 8 + 2 * tq + (i & 1) >= p.n_k) s[i] = -INFINITY;
+    }
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      float mx = row_max[r];
+#pragma unroll
+      for (int nt = 0; nt < kNTiles; ++nt)
+        mx = fmaxf(mx, fmaxf(s[nt * 4 + 2 * r], s[nt * 4 + 2 * r + 1]));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+      corr[r] = fast_exp2((row_max[r] - mx) * scale_log2);
+      row_max[r] = mx;
+      const float mxs = mx * scale_log2;
+      float sum = 0.f;
+#pragma unroll
+      for (int nt = 0; nt < kNTiles; ++nt) {
+        const float p0 = fast_exp2(fmaf(s[nt * 4 + 2 * r], scale_log2, -mxs));
+        const float p1 = fast_exp2(fmaf(s[nt * 4 + 2 * r + 1], scale_log2, -mxs));
+        s[nt * 4 + 2 * r] = p0;
+        s[nt * 4 + 2 * r + 1] = p1;
+        sum += p0 + p1;
+      }
+      row_sum[r] = row_sum[r] * corr[r] + sum;
+    }
+  };
+  // P (the exponentiated S) into the A-operand layout of the P V instructions.
+  auto pack_p = [&]() {
+#pragma unroll
+    for (int kk = 0; kk < kBlockN / 16; ++kk) {
+      pa[kk][0] = E::pack(s[(2 * kk) * 4 + 0], s[(2 * kk) * 4 + 1]);
+      pa[kk][1] = E::pack(s[(2 * kk) * 4 + 2], s[(2 * kk) * 4 + 3]);
+      pa[kk][2] = E::pack(s[(2 * kk + 1) * 4 + 0], s[(2 * kk + 1) * 4 + 1]);
+      pa[kk][3] = E::pack(s[(2 * kk + 1) * 4 + 2], s[(2 * kk + 1) * 4 + 3]);
+    }
+  };
+
+  mbar_wait(bar_q, 0);
+  {
+    mbar_wait(full_k(0), 0);
+    wgmma_fence();
+    issue_qk(0);
+    wgmma_wait<0>();
+    release(empty_k(0));
+    float corr[2];
+    softmax(0, corr);  // nothing accumulated yet: corr is 0
+    pack_p();
+  }
+  for (int j = 1; j < n_blocks; ++j) {
+    const int sk = j % kStages, sv = (j - 1) % kStages;
+    mbar_wait(full_k(sk), (j / kStages) & 1);
+    wgmma_fence();  // O rescaled and P packed by this thread since the last matrix products
+    issue_qk(sk);
+    mbar_wait(full_v(sv), ((j - 1) / kStages) & 1);
+    issue_pv(sv);
+    wgmma_wait<1>();  // S_j is ready; P_{j-1} V_{j-1} may still run
+    release(empty_k(sk));
+    float corr[2];
+    softmax(j, corr);
+    wgmma_wait<0>();
+    release(empty_v(sv));
+#pragma unroll
+    for (int dt = 0; dt < kDTiles; ++dt) {
+      o[dt * 4 + 0] *= corr[0];
+      o[dt * 4 + 1] *= corr[0];
+      o[dt * 4 + 2] *= corr[1];
+      o[dt * 4 + 3] *= corr[1];
+    }
+    pack_p();
+  }
+  {
+    const int sv = (n_blocks - 1) % kStages;
+    mbar_wait(full_v(sv), ((n_blocks - 1) / kStages) & 1);
+    wgmma_fence();
+    issue_pv(sv);
+    wgmma_wait<0>();
+    release(empty_v(sv));
+  }
+
+  // Epilogue: O / rowsum staged into this warpgroup's own Q rows in the same swizzle (16-byte
+  // chunk c of row r at c ^ (r % 8): conflict-free), then 16-byte stores.
+  named_barrier_sync<128>(1 + cw);  // every warp of this warpgroup is done reading its Q rows
+  const int row0 = m0 + cw * 64;
+  const int rows = min(64, p.n_q - row0);
+  float* lse = p.lse + static_cast<std::int64_t>(blockIdx.y) * p.n_q + row0;
+  unsigned char* stage = smem_raw + (q_rows - smem_addr(smem_raw));
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    float sum = row_sum[r];
+    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+    const float inv = 1.f / sum;
+    const int row = warp * 16 + quad + 8 * r;
+    if (tq == 0 && row < rows) lse[row] = row_max[r] * p.scale + logf(sum);
+#pragma unroll
+    for (int dt = 0; dt < kDTiles; ++dt)
+      *reinterpret_cast<std::uint32_t*>(stage + row * kRowBytes + ((dt ^ (row & 7)) * 16) +
+                                        tq * 4) =
+          E::pack(o[dt * 4 + 2 * r] * inv, o[dt * 4 + 2 * r + 1] * inv);
+  }
+  named_barrier_sync<128>(1 + cw);
+  T* out = static_cast<T*>(p.o) + b * p.o_batch_stride + h * p.o_head_stride +
+           static_cast<std::int64_t>(row0) * p.o_row_stride;
+  const int t = threadIdx.x % 128;
+#pragma unroll
+  for (int i = 0; i < 64 * kDTiles / 128; ++i) {
+    const int c = i * 128 + t, row = c / kDTiles, chunk = c % kDTiles;
+    if (row < rows && chunk * 8 < p.d)
+      *reinterpret_cast<uint4*>(out + row * p.o_row_stride + chunk * 8) =
+          *reinterpret_cast<const uint4*>(stage + row * kRowBytes + ((chunk ^ (row & 7)) * 16));
+  }
+#else
+  __trap();  // built without sm_90a: flash_api.cu never launches it then
+#endif
+}
+
+// cudaErrorNotSupported when the tensors cannot be described to TMA (the caller runs the
+// mma.sync kernel then).
+template <class Traits, class T>
+cudaError_t launch_fwd_ws(const FlashFwdParams& p, cudaStream_t stream) {
+  const int bh = p.batch * p.heads;
+  if (bh == 0 || p.n_q == 0) return cudaSuccess;
+  if (bh > 65535 || p.n_k == 0 || p.d > Traits::kHeadDim) return cudaErrorNotSupported;
+  const Dtype dtype = std::is_same_v<T, __nv_bfloat16> ? Dtype::BFloat16 : Dtype::Float16;
+  FwdTensorMaps maps;
+  cudaError_t status =
+      encode_tile_map(&maps.q, p.q, dtype, p.batch, p.heads, p.n_q, p.d, p.q_row_stride,
+                      p.q_head_stride, p.q_batch_stride, Traits::kBlockM);
+  if (status == cudaSuccess)
+    status = encode_tile_map(&maps.k, p.k, dtype, p.batch, p.heads, p.n_k, p.d, p.k_row_stride,
+                             p.k_head_stride, p.k_batch_stride, Traits::kBlockN);
+  if (status == cudaSuccess)
+    status = encode_tile_map(&maps.v, p.v, dtype, p.batch, p.heads, p.n_k, p.d, p.v_row_stride,
+                             p.v_head_stride, p.v_batch_stride, Traits::kBlockN);
+  if (status != cudaSuccess) return status;
+  auto kernel = flash_fwd_ws_kernel<Traits, T>;
+  status =
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Traits::kSmemBytes);
+  if (status != cudaSuccess) return status;
+  const dim3 grid((p.n_q + Traits::kBlockM - 1) / Traits::kBlockM, bh);
+  kernel<<<grid, Traits::kThreads, Traits::kSmemBytes, stream>>>(p, maps);
+  return cudaGetLastError();
+}
+
+// The tiles that run (the version log has the alternatives' numbers).
+template <int kHeadDim>
+struct WsFwdConfig;
+template <>
+struct WsFwdConfig<64> {
+  using Traits = WsFwdTraits<128, 3, 2>;
+};
+
+template <int kHeadDim, class T>
+cudaError_t run_fwd_ws_hdim(const FlashFwdParams& p, cudaStream_t stream) {
+  return launch_fwd_ws<typename WsFwdConfig<kHeadDim>::Traits, T>(p, stream);
+}
+
+}  // namespace latentcast::kernels::flash

@@ -1,0 +1,104 @@
+// Hopper's asynchronous machinery for the warp-specialised flash forward (sm_90a): the tensor
+// memory accelerator (TMA) copying tiles of [B, heads, N, d] tensors into 128-byte-swizzled shared
+// memory, mbarriers that count its bytes and the consumers' releases, register reallocation
+// between producer and consumer warpgroups, and wgmma descriptors for the swizzled tiles.
+#pragma once
+
+#include <cuda.h>  // CUtensorMap and its enums (types only: the encoder is fetched at run time)
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "model/kernels/flash/flash.h"
+
+namespace latentcast::kernels::flash {
+
+// The three tensor maps of one forward launch, passed by value as a __grid_constant__ parameter.
+struct FwdTensorMaps {
+  CUtensorMap q, k, v;
+};
+
+// --- device side -------------------------------------------------------------------------------
+
+__device__ __forceinline__ void mbar_init(std::uint32_t bar, std::uint32_t count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count));
+}
+// Makes the initialised barriers visible to the copy engine and the other threads.
+__device__ __forceinline__ void mbar_init_fence() {
+  asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+}
+// One arrival that also announces `bytes` of copies that will complete on this barrier.
+__device__ __forceinline__ void mbar_arrive_expect_tx(std::uint32_t bar, std::uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes)
+               : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(std::uint32_t bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+// Waits until the barrier's phase of parity `parity` has completed (a fresh barrier counts its
+// phase of parity 1 as completed, so producers start by waiting on parity 1).
+__device__ __forceinline__ void mbar_wait(std::uint32_t bar, std::uint32_t parity) {
+  asm volatile(
+      "{\n.reg .pred done;\n"
+      "WAIT:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+      "@!done bra WAIT;\n"
+      "}\n" ::"r"(bar),
+      "r"(parity)
+      : "memory");
+}
+
+// A box of a 4-d tensor map (coordinates innermost first: column, row, head, batch) into shared
+// memory; completion is counted in bytes on `bar`. Out-of-range elements arrive as zeros.
+__device__ __forceinline__ void tma_load_4d(std::uint32_t dst, const CUtensorMap* map, int c0,
+                                            int c1, int c2, int c3, std::uint32_t bar) {
+  asm volatile(
+      "cp.async.bulk.tensor.4d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, "
+      "%3, %4, %5}], [%6];\n" ::"r"(dst),
+      "l"(reinterpret_cast<std::uint64_t>(map)), "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(bar)
+      : "memory");
+}
+__device__ __forceinline__ void tma_prefetch_map(const CUtensorMap* map) {
+  asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<std::uint64_t>(map)) : "memory");
+}
+
+// Registers per thread of the executing warpgroup (sm_90a); needs a register cap at kernel entry.
+template <int kRegs>
+__device__ __forceinline__ void regs_release() {
+  asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(kRegs));
+}
+template <int kRegs>
+__device__ __forceinline__ void regs_claim() {
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(kRegs));
+}
+
+// Barrier over the `kThreads` threads that use named barrier `id` (1..15; 0 is __syncthreads).
+template <int kThreads>
+__device__ __forceinline__ void named_barrier_sync(int id) {
+  asm volatile("bar.sync %0, %1;\n" ::"r"(id), "n"(kThreads) : "memory");
+}
+
+// A wgmma shared-memory descriptor for a tile in the 128-byte swizzle layout that TMA writes
+// (8-row atoms of 1024 bytes, 1024-byte aligned). K-major: the stride byte offset steps 8 rows
+// (1024), the leading offset is unused (1); a k16 step advances the start by 32 bytes.
+// MN-major: the stride byte offset steps 8 rows along K (1024), the leading offset is the
+// distance between 64-element column blocks along MN.
+__device__ __forceinline__ std::uint64_t wgmma_desc_sw128(std::uint32_t smem_addr,
+                                                          std::uint32_t lbo_bytes,
+                                                          std::uint32_t sbo_bytes) {
+  return std::uint64_t((smem_addr >> 4) & 0x3FFF) |
+         (std::uint64_t((lbo_bytes >> 4) & 0x3FFF) << 16) |
+         (std::uint64_t((sbo_bytes >> 4) & 0x3FFF) << 32) | (std::uint64_t(1) << 62);
+}
+
+// --- host side ---------------------------------------------------------------------------------
+
+// Encodes a tensor map over a [batch, heads, n, d] tensor with unit stride along d (strides in
+// elements), boxes of [box_rows, 64] 16-bit elements in the 128-byte swizzle. Columns past d and
+// rows past n read as zeros. cudaErrorNotSupported when the driver lacks the encoder or rejects
+// the tensor (alignment, strides): the caller then runs the mma.sync kernel.
+cudaError_t encode_tile_map(CUtensorMap* map, const void* base, Dtype dtype, int batch, int heads,
+                            int n, int d, std::int64_t row_stride, std::int64_t head_stride,
+                            std::int64_t batch_stride, int box_rows);
+
+}  // namespace latentcast::kernels::flash
