@@ -23,8 +23,8 @@ std::string text(cudaError_t status) {
   return status == cudaSuccess ? std::string() : std::string(cudaGetErrorString(status));
 }
 
-// LATENTCAST_FLASH_FWD=mma keeps the forward on the mma.sync kernel where the wgmma one would run
-// (the tests run both; the benchmark compares them).
+// LATENTCAST_FLASH_FWD=mma keeps the forward and the backward on the mma.sync kernels where the
+// Hopper (wgmma) ones would run (the tests run both; the benchmark compares them).
 bool wgmma_allowed() {
   static const bool allowed = [] {
     const char* v = std::getenv("LATENTCAST_FLASH_FWD");
@@ -70,6 +70,12 @@ cudaError_t bwd(const FlashBwdParams& p, cudaStream_t s) {
     case 32:
       return run_bwd_hdim<32, T>(p, s);
     case 64:
+#if LATENTCAST_FLASH_WGMMA
+      if (use_wgmma<128, T>()) {
+        const cudaError_t status = run_bwd_ws_hdim<64, T>(p, s);
+        if (status != cudaErrorNotSupported) return status;
+      }
+#endif
       return run_bwd_hdim<64, T>(p, s);
     case 128:
       return run_bwd_hdim<128, T>(p, s);

@@ -1,6 +1,6 @@
 // The per-head-dim launchers, declared for flash_api.cu and defined by one instantiation file each
-// (flash_{fwd,bwd}_hdim{32,64,128}.cu, flash_fwd_wgmma_hdim128.cu, flash_fwd_ws_hdim64.cu), so the
-// kernels compile in parallel.
+// (flash_{fwd,bwd}_hdim{32,64,128}.cu, flash_fwd_wgmma_hdim128.cu, flash_{fwd,bwd}_ws_hdim64.cu),
+// so the kernels compile in parallel.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -28,5 +28,8 @@ bool fwd_wgmma_runs_here();
 // engine (the caller then runs the mma.sync kernel).
 template <int kHeadDim, class T>
 cudaError_t run_fwd_ws_hdim(const FlashFwdParams& p, cudaStream_t stream);
+// Its backward (flash_bwd_ws_hdim64.cu), with the same fallback contract.
+template <int kHeadDim, class T>
+cudaError_t run_bwd_ws_hdim(const FlashBwdParams& p, cudaStream_t stream);
 
 }  // namespace latentcast::kernels::flash

@@ -78,6 +78,14 @@ __device__ __forceinline__ void named_barrier_sync(int id) {
   asm volatile("bar.sync %0, %1;\n" ::"r"(id), "n"(kThreads) : "memory");
 }
 
+// A wgmma descriptor for a K-major tile of 64-byte rows in the 64-byte swizzle (8-row atoms of
+// 512 bytes, 512-byte aligned): the stride byte offset steps 8 rows; a k32 step of 8-bit
+// elements advances the start by 32 bytes.
+__device__ __forceinline__ std::uint64_t wgmma_desc_sw64(std::uint32_t smem_addr) {
+  return std::uint64_t((smem_addr >> 4) & 0x3FFF) | (std::uint64_t(1) << 16) |
+         (std::uint64_t(512 >> 4) << 32) | (std::uint64_t(2) << 62);
+}
+
 // A wgmma shared-memory descriptor for a tile in the 128-byte swizzle layout that TMA writes
 // (8-row atoms of 1024 bytes, 1024-byte aligned). K-major: the stride byte offset steps 8 rows
 // (1024), the leading offset is unused (1); a k16 step advances the start by 32 bytes.
@@ -100,5 +108,9 @@ __device__ __forceinline__ std::uint64_t wgmma_desc_sw128(std::uint32_t smem_add
 cudaError_t encode_tile_map(CUtensorMap* map, const void* base, Dtype dtype, int batch, int heads,
                             int n, int d, std::int64_t row_stride, std::int64_t head_stride,
                             std::int64_t batch_stride, int box_rows);
+// The same over a contiguous [batch, heads, n, 64] INT8 tensor (sage's quantised Q and K), boxes
+// of [box_rows, 64] bytes in the 64-byte swizzle.
+cudaError_t encode_int8_tile_map(CUtensorMap* map, const void* base, int batch, int heads, int n,
+                                 int box_rows);
 
 }  // namespace latentcast::kernels::flash
