@@ -32,6 +32,8 @@
 //                  403-409 at (4,8,4096,64) there): (4,8,4096,64) 229-231, (1,8,16384,64) 243-244,
 //                  (4,8,4096,32) 201-208, (16,4,784,32) 84-103, (2,8,3136,64) 184-192: within the
 //                  run-to-run spread of v2, kept because it removes work from every inner block.
+//   On sm_90, head dim 64 runs the warp-specialised backward (flash_bwd_ws_kernel.cuh, its own
+//   log), which reuses this file's preprocessing and dQ conversion.
 #pragma once
 
 #include <cmath>

@@ -21,7 +21,13 @@
 //                  5.06 against 6.03, (2,8,3136,64) 0.521 against 0.527; 3 stages no faster.
 //   b5 2026-12-03  the dQ product of step i issued at the start of step i+1, ahead of its S and
 //                  dP products, and finished (atomics, stage release) while those run; LSE and
-//                  D staged in shared memory by a producer warp.
+//                  D staged in shared memory by a producer warp; the first step peeled so that
+//                  ptxas sees every accumulator read after its wait (with the step's branches in
+//                  the loop it serialised the wgmma instructions: warnings C7514, C7515).
+//                  Backward alone (lab harness): (4,8,4096,64) 1.068 ms (322 TFLOP/s) against the
+//                  mma.sync backward's 1.568, (1,8,16384,64) 4.006 against 6.012, (2,8,3136,64)
+//                  0.424 against 0.528; 3 stages 1.059 / 3.996 / 0.421 (within noise: 2 kept).
+//                  Forward + backward with the w3 forward: 0.79-0.84x cuDNN at N >= 4096.
 #pragma once
 
 #include <cmath>

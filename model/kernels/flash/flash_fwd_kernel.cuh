@@ -15,7 +15,8 @@
 //                  (kBlockM 64, 4 warps) 232 / 188; kBlockM 128 with 8 warps 253 / 177; kBlockM
 //                  128, kBlockN 128, 8 warps 232 / 204. Fewer rows per warp re-read K and V from
 //                  shared memory more often than the extra warps hide: v1's tiles stay.
-//   Head dim 128 on sm_90 runs the wgmma kernel instead (flash_fwd_wgmma_kernel.cuh, its own log).
+//   On sm_90, head dim 64 runs the warp-specialised kernel (flash_fwd_ws_kernel.cuh) and head dim
+//   128 the wgmma kernel (flash_fwd_wgmma_kernel.cuh), each with its own log.
 #pragma once
 
 #include <cmath>

@@ -12,7 +12,20 @@
 // earlier wgmma versions w1 and w2 are in flash_fwd_wgmma_kernel.cuh):
 //   w3 2026-12-03  this kernel: TMA + mbarrier ring, producer warpgroup, intra-warpgroup overlap
 //                  of softmax(S_j) with P_{j-1} V_{j-1}, O staged in the swizzle through the
-//                  consumer's own Q rows.
+//                  consumer's own Q rows. Correct first time against an fp32 reference and the
+//                  mma.sync kernel (N = 1, 17, 1000, 4097; head dim 40 padded). Tile variants in
+//                  one run (lab harness, CUDA events, forward alone) at (4,8,4096,64) /
+//                  (1,8,16384,64) / (2,8,3136,64), against the mma.sync kernel's 301 / 306 / 227
+//                  and SDPA cuDNN's 474 / 492 / 299 (PyTorch, same machine): kBlockN 128 with 3
+//                  consumers and 2 stages 436 / 470 / 317 (kept); 3 stages 414 / 452 / 301; 4
+//                  stages 415 / 449 / 306; 2 consumers (kBlockM 128), 2 stages 370 / 390 / 272, 3
+//                  stages 376 / 397 / 275; kBlockN 64 with 4 stages, 2 consumers 355 / 372 / 275,
+//                  3 consumers 378 / 390 / 287. Three consumers hide each other's softmax under
+//                  their matrix products; a deeper ring only costs residency. In
+//                  `latentcast-bench attention` (same run as SDPA): 0.94-1.07x cuDNN forward
+//                  (docs/benchmarks.md).
+//   Next: a persistent grid (the 192-row blocks leave a partial last wave at N = 4096) and
+//                  FlashAttention-3's ping-pong scheduling between the consumers.
 #pragma once
 
 #include <cmath>
