@@ -132,11 +132,13 @@ torch::Tensor flash_attention_cuda(const torch::Tensor& q, const torch::Tensor& 
   TORCH_CHECK(fk::head_dim_supported(static_cast<int>(q.size(3))),
               "flash attention (CUDA): head dims are multiples of 8 up to 128, got ", q.size(3));
   TORCH_CHECK(k.size(2) > 0, "flash attention: no keys");
-  TORCH_CHECK(q.size(0) * q.size(1) <= 65535, "flash attention (CUDA): batch x heads is at most ",
-              "65535, got ", q.size(0) * q.size(1));
   TORCH_CHECK(q.size(2) < (std::int64_t(1) << 30) && k.size(2) < (std::int64_t(1) << 30),
               "flash attention (CUDA): sequences of at most 2^30 tokens");
-  return FlashCudaFunction::apply(q, k, v);
+  return cuda_attention::in_batch_slices(
+      q, k, v, "flash attention (CUDA)",
+      [](const torch::Tensor& qs, const torch::Tensor& ks, const torch::Tensor& vs) {
+        return FlashCudaFunction::apply(qs, ks, vs);
+      });
 }
 
 }  // namespace latentcast

@@ -45,8 +45,9 @@ void check_inputs(const torch::Tensor& q, const torch::Tensor& k, const torch::T
   TORCH_CHECK(sk::padded_head_dim(static_cast<int>(q.size(3))) != 0,
               "sage attention (CUDA): head dims are multiples of 8 up to 128, got ", q.size(3));
   TORCH_CHECK(k.size(2) > 0, "sage attention: no keys");
-  TORCH_CHECK(q.size(0) * q.size(1) <= 65535, "sage attention (CUDA): batch x heads is at most ",
-              "65535, got ", q.size(0) * q.size(1));
+  TORCH_CHECK(v || q.size(0) * q.size(1) <= cuda_attention::kMaxGridHeads,
+              "sage attention (CUDA): quantisation takes batch x heads up to ",
+              cuda_attention::kMaxGridHeads, ", got ", q.size(0) * q.size(1));
   TORCH_CHECK(q.size(2) < (std::int64_t(1) << 30) && k.size(2) < (std::int64_t(1) << 30),
               "sage attention (CUDA): sequences of at most 2^30 tokens");
 }
@@ -147,7 +148,11 @@ SageQuantized sage_quantize_cuda(const torch::Tensor& q, const torch::Tensor& k)
 torch::Tensor sage_attention_cuda(const torch::Tensor& q, const torch::Tensor& k,
                                   const torch::Tensor& v) {
   check_inputs(q, k, &v);
-  return SageCudaFunction::apply(q, k, v);
+  return cuda_attention::in_batch_slices(
+      q, k, v, "sage attention (CUDA)",
+      [](const torch::Tensor& qs, const torch::Tensor& ks, const torch::Tensor& vs) {
+        return SageCudaFunction::apply(qs, ks, vs);
+      });
 }
 
 }  // namespace latentcast

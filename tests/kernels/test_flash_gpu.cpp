@@ -96,6 +96,10 @@ TEST_CASE("forward and gradients within 2x of math's 16-bit error, batch x heads
       for (const std::int64_t d : {32, 64, 128}) check_against_math(4, 24, n, n, d, dtype);
 }
 
+TEST_CASE("batch x heads beyond one launch's grid (65535) run in batch slices") {
+  check_against_math(1100, 60, 16, 16, 64, torch::kBFloat16);  // 66000 heads in all
+}
+
 TEST_CASE("cross-attention shapes: queries and keys of different lengths") {
   check_against_math(2, 3, 300, 77, 64, torch::kBFloat16);
   check_against_math(2, 3, 5, 1000, 32, torch::kBFloat16);

@@ -243,6 +243,10 @@ TEST_CASE("odd shapes: N = 1, 17, 1000, 4097, every head dim, bf16 and fp16, cro
   check_random(4, 24, 1000, 1000, 64, torch::kFloat16);
 }
 
+TEST_CASE("batch x heads beyond one launch's grid (65535) run in batch slices") {
+  check_random(1100, 60, 16, 16, 64, torch::kBFloat16);  // 66000 heads in all
+}
+
 TEST_CASE("float32 inputs compute in bf16 and come back as float32; strided inputs") {
   const auto opts = torch::TensorOptions().device(torch::kCUDA);
   torch::manual_seed(3);
