@@ -364,8 +364,10 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks)
   }
 }
 
-template <class Traits, class T>
-cudaError_t launch_bwd(const FlashBwdParams& p, cudaStream_t stream) {
+// The backward's three passes: D and the zeroed dQ accumulator, `main` (the kernel that
+// accumulates dQ and writes dK, dV), then dQ scaled and cast. Empty inputs launch nothing.
+template <class T, class Main>
+cudaError_t launch_bwd_passes(const FlashBwdParams& p, cudaStream_t stream, Main main) {
   const int bh = p.batch * p.heads;
   if (bh == 0 || p.n_q == 0 || p.n_k == 0) return cudaSuccess;
   if (bh > 65535) return cudaErrorInvalidConfiguration;
@@ -375,20 +377,26 @@ cudaError_t launch_bwd(const FlashBwdParams& p, cudaStream_t stream) {
       <<<static_cast<unsigned>((rows * 8 + kPreThreads - 1) / kPreThreads), kPreThreads, 0,
          stream>>>(p);
   cudaError_t status = cudaGetLastError();
-  if (status != cudaSuccess) return status;
-  auto kernel = flash_bwd_kernel<Traits, T>;
-  status =
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Traits::kSmemBytes);
-  if (status != cudaSuccess) return status;
-  const dim3 grid((p.n_k + Traits::kBlockN - 1) / Traits::kBlockN, bh);
-  kernel<<<grid, Traits::kThreads, Traits::kSmemBytes, stream>>>(p);
-  status = cudaGetLastError();
+  if (status == cudaSuccess) status = main();
   if (status != cudaSuccess) return status;
   const std::int64_t n4 = rows * p.d / 4;
   const std::int64_t blocks = (n4 + 255) / 256;
   flash_bwd_convert_dq_kernel<T>
       <<<static_cast<unsigned>(blocks < 65536 * 8 ? blocks : 65536 * 8), 256, 0, stream>>>(p);
   return cudaGetLastError();
+}
+
+template <class Traits, class T>
+cudaError_t launch_bwd(const FlashBwdParams& p, cudaStream_t stream) {
+  return launch_bwd_passes<T>(p, stream, [&] {
+    auto kernel = flash_bwd_kernel<Traits, T>;
+    cudaError_t status = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                              Traits::kSmemBytes);
+    if (status != cudaSuccess) return status;
+    const dim3 grid((p.n_k + Traits::kBlockN - 1) / Traits::kBlockN, p.batch * p.heads);
+    kernel<<<grid, Traits::kThreads, Traits::kSmemBytes, stream>>>(p);
+    return cudaGetLastError();
+  });
 }
 
 // CTAs of `kernel` that fit on one SM at once.

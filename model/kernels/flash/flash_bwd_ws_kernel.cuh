@@ -28,6 +28,13 @@
 //                  mma.sync backward's 1.568, (1,8,16384,64) 4.006 against 6.012, (2,8,3136,64)
 //                  0.424 against 0.528; 3 stages 1.059 / 3.996 / 0.421 (within noise: 2 kept).
 //                  Forward + backward with the w3 forward: 0.79-0.84x cuDNN at N >= 4096.
+//   Racecheck (compute-sanitizer) reports b5's LSE and D staging as hazards (the producer warp's
+//                  stores against the consumers' loads): it does not follow the mbarrier
+//                  ordering between them (stores, then each lane's release-arrive on full; loads,
+//                  then __syncwarp and an arrive on empty before the next overwrite). The
+//                  racecheck tests therefore run the mma.sync kernels (tests/CMakeLists.txt).
+//   Next: LSE and D by bulk copies (cp.async.bulk) with Q and dO, which racecheck does not see as
+//                  ordinary stores, and a persistent grid.
 #pragma once
 
 #include <cmath>
@@ -216,14 +223,8 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
 
     // P^T and dS^T as A operands (k = queries), then dV += P^T dO and dK += dS^T Q.
     std::uint32_t pa[4][4], dsa[4][4];
-#pragma unroll
-    for (int kk = 0; kk < 4; ++kk)
-#pragma unroll
-      for (int x = 0; x < 4; ++x) {
-        const int c = (2 * kk + x / 2) * 4 + (x % 2) * 2;
-        pa[kk][x] = E::pack(st[c], st[c + 1]);
-        dsa[kk][x] = E::pack(dpt[c], dpt[c + 1]);
-      }
+    accum_to_a<T>(st, pa);
+    accum_to_a<T>(dpt, dsa);
     wgmma_fence();
 #pragma unroll
     for (int kk = 0; kk < 4; ++kk)
@@ -314,27 +315,15 @@ cudaError_t launch_bwd_ws(const FlashBwdParams& p, cudaStream_t stream) {
     status = encode_tile_map(&maps.v, p.v, dtype, p.batch, p.heads, p.n_k, p.d, p.v_row_stride,
                              p.v_head_stride, p.v_batch_stride, Traits::kBlockN);
   if (status != cudaSuccess) return status;
-
-  const std::int64_t rows = static_cast<std::int64_t>(bh) * p.n_q;
-  constexpr int kPreThreads = 256;
-  flash_bwd_preprocess_kernel<T>
-      <<<static_cast<unsigned>((rows * 8 + kPreThreads - 1) / kPreThreads), kPreThreads, 0,
-         stream>>>(p);
-  status = cudaGetLastError();
-  if (status != cudaSuccess) return status;
-  auto kernel = flash_bwd_ws_kernel<Traits, T>;
-  status =
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Traits::kSmemBytes);
-  if (status != cudaSuccess) return status;
-  const dim3 grid((p.n_k + Traits::kBlockN - 1) / Traits::kBlockN, bh);
-  kernel<<<grid, Traits::kThreads, Traits::kSmemBytes, stream>>>(p, maps);
-  status = cudaGetLastError();
-  if (status != cudaSuccess) return status;
-  const std::int64_t n4 = rows * p.d / 4;
-  const std::int64_t blocks = (n4 + 255) / 256;
-  flash_bwd_convert_dq_kernel<T>
-      <<<static_cast<unsigned>(blocks < 65536 * 8 ? blocks : 65536 * 8), 256, 0, stream>>>(p);
-  return cudaGetLastError();
+  return launch_bwd_passes<T>(p, stream, [&] {
+    auto kernel = flash_bwd_ws_kernel<Traits, T>;
+    cudaError_t st = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          Traits::kSmemBytes);
+    if (st != cudaSuccess) return st;
+    const dim3 grid((p.n_k + Traits::kBlockN - 1) / Traits::kBlockN, bh);
+    kernel<<<grid, Traits::kThreads, Traits::kSmemBytes, stream>>>(p, maps);
+    return cudaGetLastError();
+  });
 }
 
 template <int kHeadDim>

@@ -185,13 +185,7 @@ __global__ void __launch_bounds__(Traits::kThreads, Traits::kMinBlocks)
     // P in the A layout, all of it before the first P.V instruction so that they issue back to
     // back.
     std::uint32_t pa[kBlockN / 16][4];
-#pragma unroll
-    for (int kk = 0; kk < kBlockN / 16; ++kk) {
-      pa[kk][0] = E::pack(s[(2 * kk) * 4 + 0], s[(2 * kk) * 4 + 1]);
-      pa[kk][1] = E::pack(s[(2 * kk) * 4 + 2], s[(2 * kk) * 4 + 3]);
-      pa[kk][2] = E::pack(s[(2 * kk + 1) * 4 + 0], s[(2 * kk + 1) * 4 + 1]);
-      pa[kk][3] = E::pack(s[(2 * kk + 1) * 4 + 2], s[(2 * kk + 1) * 4 + 3]);
-    }
+    accum_to_a<T>(s, pa);
     wgmma_fence();
 #pragma unroll
     for (int kk = 0; kk < kBlockN / 16; ++kk) {

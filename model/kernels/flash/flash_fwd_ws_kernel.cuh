@@ -58,6 +58,58 @@ struct WsFwdTraits {
   static_assert(kSmemBytes <= 227 * 1024, "shared memory per CTA on sm_90");
 };
 
+// The consumer side of the ring, shared by the flash and sage forwards: for every key block j,
+// S_j = Q K_j^T and P_{j-1} V_{j-1} issued, the softmax of S_j while the latter runs on the
+// tensor cores, then O (fp32 accumulators, 4 per 8-column tile) rescaled and P_j packed as
+// the next P V's A operand; the last P V at the end. `issue_qk(stage)` and `issue_pv(stage)`
+// commit one wgmma group each; `softmax(j, corr)` exponentiates S_j in place and returns the
+// factors that rescale the rows accumulated so far; `pack()` packs P_j.
+template <int kStages, int kOValues, class IssueQK, class IssuePV, class Softmax, class Pack>
+__device__ __forceinline__ void ws_consume(const KvRing<kStages>& ring, int n_blocks,
+                                           float (&o)[kOValues], IssueQK issue_qk, IssuePV issue_pv,
+                                           Softmax softmax, Pack pack) {
+  const bool signals = threadIdx.x % 32 == 0;  // one release per consumer warp
+  mbar_wait(ring.q(), 0);
+  {
+    mbar_wait(ring.full_k(0), 0);
+    wgmma_fence();
+    issue_qk(0);
+    wgmma_wait<0>();
+    if (signals) mbar_arrive(ring.empty_k(0));
+    float corr[2];
+    softmax(0, corr);  // nothing accumulated yet
+    pack();
+  }
+  for (int j = 1; j < n_blocks; ++j) {
+    const int sk = j % kStages, sv = (j - 1) % kStages;
+    mbar_wait(ring.full_k(sk), (j / kStages) & 1);
+    wgmma_fence();  // O rescaled and P packed by this thread since the last matrix products
+    issue_qk(sk);
+    mbar_wait(ring.full_v(sv), ((j - 1) / kStages) & 1);
+    issue_pv(sv);
+    wgmma_wait<1>();  // S_j is ready; P_{j-1} V_{j-1} may still run
+    if (signals) mbar_arrive(ring.empty_k(sk));
+    float corr[2];
+    softmax(j, corr);
+    wgmma_wait<0>();
+    if (signals) mbar_arrive(ring.empty_v(sv));
+#pragma unroll
+    for (int dt = 0; dt < kOValues / 4; ++dt) {
+      o[dt * 4 + 0] *= corr[0];
+      o[dt * 4 + 1] *= corr[0];
+      o[dt * 4 + 2] *= corr[1];
+      o[dt * 4 + 3] *= corr[1];
+    }
+    pack();
+  }
+  const int sv = (n_blocks - 1) % kStages;
+  mbar_wait(ring.full_v(sv), ((n_blocks - 1) / kStages) & 1);
+  wgmma_fence();
+  issue_pv(sv);
+  wgmma_wait<0>();
+  if (signals) mbar_arrive(ring.empty_v(sv));
+}
+
 template <class Traits, class T>
 __global__ void __launch_bounds__(Traits::kThreads, 1)
     flash_fwd_ws_kernel(const __grid_constant__ FlashFwdParams p,
@@ -69,54 +121,24 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   constexpr int kBytesQ = Traits::kBytesQ, kBytesKV = Traits::kBytesKV;
   constexpr int kRowBytes = Traits::kRowBytes;
   extern __shared__ unsigned char smem_raw[];
-  __shared__ __align__(8) std::uint64_t bars[1 + 4 * kStages];
+  __shared__ KvRing<kStages> ring;
 
   const std::uint32_t sQ = (smem_addr(smem_raw) + 1023u) & ~1023u;  // swizzle atoms: 1024-aligned
   const std::uint32_t sK = sQ + kBytesQ, sV = sK + kStages * kBytesKV;
-  const std::uint32_t bar_q = smem_addr(&bars[0]);
-  auto full_k = [&](int s) { return smem_addr(&bars[1 + s]); };
-  auto full_v = [&](int s) { return smem_addr(&bars[1 + kStages + s]); };
-  auto empty_k = [&](int s) { return smem_addr(&bars[1 + 2 * kStages + s]); };
-  auto empty_v = [&](int s) { return smem_addr(&bars[1 + 3 * kStages + s]); };
 
   const int m0 = blockIdx.x * kBlockM;
   const int b = blockIdx.y / p.heads, h = blockIdx.y % p.heads;
   const int n_blocks = (p.n_k + kBlockN - 1) / kBlockN;
   const int wg = threadIdx.x / 128;
 
-  if (threadIdx.x == 0) {
-    mbar_init(bar_q, 1);
-    for (int s = 0; s < kStages; ++s) {
-      mbar_init(full_k(s), 1);
-      mbar_init(full_v(s), 1);
-      mbar_init(empty_k(s), 4 * Traits::kConsumers);  // one arrival per consumer warp
-      mbar_init(empty_v(s), 4 * Traits::kConsumers);
-    }
-    mbar_init_fence();
-  }
+  if (threadIdx.x == 0) ring.init(4 * Traits::kConsumers);
   __syncthreads();
 
-  if (wg == 0) {
-    // Producer: one thread issues every copy; K_j before V_j, each into stage j % kStages once
-    // the consumers have released it.
+  if (wg == 0) {  // the producer: one thread issues every copy
     regs_release<Traits::kProducerRegs>();
-    if (threadIdx.x == 0) {
-      tma_prefetch_map(&maps.q);
-      tma_prefetch_map(&maps.k);
-      tma_prefetch_map(&maps.v);
-      mbar_arrive_expect_tx(bar_q, kBytesQ);
-      tma_load_4d(sQ, &maps.q, 0, m0, h, b, bar_q);
-      for (int j = 0; j < n_blocks; ++j) {
-        const int s = j % kStages;
-        const std::uint32_t free_parity = ((j / kStages) & 1) ^ 1;
-        mbar_wait(empty_k(s), free_parity);
-        mbar_arrive_expect_tx(full_k(s), kBytesKV);
-        tma_load_4d(sK + s * kBytesKV, &maps.k, 0, j * kBlockN, h, b, full_k(s));
-        mbar_wait(empty_v(s), free_parity);
-        mbar_arrive_expect_tx(full_v(s), kBytesKV);
-        tma_load_4d(sV + s * kBytesKV, &maps.v, 0, j * kBlockN, h, b, full_v(s));
-      }
-    }
+    if (threadIdx.x == 0)
+      ring.produce(&maps.q, sQ, kBytesQ, m0, &maps.k, sK, kBytesKV, &maps.v, sV, kBytesKV, kBlockN,
+                   n_blocks, h, b);
     return;
   }
 
@@ -156,9 +178,6 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
       wgmma_rs_n64_tb<T>(o, pa[kk], wgmma_desc_sw128(v_tile + kk * 2048, kBytesKV, 1024));
     wgmma_commit();
   };
-  auto release = [&](std::uint32_t bar) {
-    if (lane == 0) mbar_arrive(bar);
-  };
   // Masks keys past n_k (the last block only), exponentiates S in place against the new row
   // maxima and returns the factors that rescale what was accumulated before.
   auto softmax = [&](int j, float(&corr)[2]) {
@@ -190,58 +209,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
       row_sum[r] = row_sum[r] * corr[r] + sum;
     }
   };
-  // P (the exponentiated S) into the A-operand layout of the P V instructions.
-  auto pack_p = [&]() {
-#pragma unroll
-    for (int kk = 0; kk < kBlockN / 16; ++kk) {
-      pa[kk][0] = E::pack(s[(2 * kk) * 4 + 0], s[(2 * kk) * 4 + 1]);
-      pa[kk][1] = E::pack(s[(2 * kk) * 4 + 2], s[(2 * kk) * 4 + 3]);
-      pa[kk][2] = E::pack(s[(2 * kk + 1) * 4 + 0], s[(2 * kk + 1) * 4 + 1]);
-      pa[kk][3] = E::pack(s[(2 * kk + 1) * 4 + 2], s[(2 * kk + 1) * 4 + 3]);
-    }
-  };
-
-  mbar_wait(bar_q, 0);
-  {
-    mbar_wait(full_k(0), 0);
-    wgmma_fence();
-    issue_qk(0);
-    wgmma_wait<0>();
-    release(empty_k(0));
-    float corr[2];
-    softmax(0, corr);  // nothing accumulated yet: corr is 0
-    pack_p();
-  }
-  for (int j = 1; j < n_blocks; ++j) {
-    const int sk = j % kStages, sv = (j - 1) % kStages;
-    mbar_wait(full_k(sk), (j / kStages) & 1);
-    wgmma_fence();  // O rescaled and P packed by this thread since the last matrix products
-    issue_qk(sk);
-    mbar_wait(full_v(sv), ((j - 1) / kStages) & 1);
-    issue_pv(sv);
-    wgmma_wait<1>();  // S_j is ready; P_{j-1} V_{j-1} may still run
-    release(empty_k(sk));
-    float corr[2];
-    softmax(j, corr);
-    wgmma_wait<0>();
-    release(empty_v(sv));
-#pragma unroll
-    for (int dt = 0; dt < kDTiles; ++dt) {
-      o[dt * 4 + 0] *= corr[0];
-      o[dt * 4 + 1] *= corr[0];
-      o[dt * 4 + 2] *= corr[1];
-      o[dt * 4 + 3] *= corr[1];
-    }
-    pack_p();
-  }
-  {
-    const int sv = (n_blocks - 1) % kStages;
-    mbar_wait(full_v(sv), ((n_blocks - 1) / kStages) & 1);
-    wgmma_fence();
-    issue_pv(sv);
-    wgmma_wait<0>();
-    release(empty_v(sv));
-  }
+  ws_consume(ring, n_blocks, o, issue_qk, issue_pv, softmax, [&] { accum_to_a<T>(s, pa); });
 
   // Epilogue: O / rowsum staged into this warpgroup's own Q rows in the same swizzle (16-byte
   // chunk c of row r at c ^ (r % 8): conflict-free), then 16-byte stores.

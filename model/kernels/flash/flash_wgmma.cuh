@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "model/kernels/flash/flash_common.cuh"
+
 namespace latentcast::kernels::flash {
 
 // A shared-memory matrix descriptor: start address, leading (K) and stride (M/N) byte offsets
@@ -193,6 +195,21 @@ __device__ __forceinline__ void wgmma_rs_n128_tb(float (&d)[64], const std::uint
           "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]),
           "+f"(d[63])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b));
+  }
+}
+
+// The fp32 accumulators of a 64 x (16 kKSteps) product, in the 16-bit type, as the register A
+// operands of kKSteps k16 steps of a following product (each warp's 16 rows share mma.sync's A
+// layout with the accumulators' layout).
+template <class T, int kKSteps>
+__device__ __forceinline__ void accum_to_a(const float (&s)[kKSteps * 8],
+                                           std::uint32_t (&a)[kKSteps][4]) {
+#pragma unroll
+  for (int kk = 0; kk < kKSteps; ++kk) {
+    a[kk][0] = Elem<T>::pack(s[(2 * kk) * 4 + 0], s[(2 * kk) * 4 + 1]);
+    a[kk][1] = Elem<T>::pack(s[(2 * kk) * 4 + 2], s[(2 * kk) * 4 + 3]);
+    a[kk][2] = Elem<T>::pack(s[(2 * kk + 1) * 4 + 0], s[(2 * kk + 1) * 4 + 1]);
+    a[kk][3] = Elem<T>::pack(s[(2 * kk + 1) * 4 + 2], s[(2 * kk + 1) * 4 + 3]);
   }
 }
 

@@ -53,7 +53,8 @@
 //                  per SM) 268 / 301 / 179 / 65 / 184; (64, 64, 4 warps capped for 4 CTAs per SM)
 //                  254 / 290 / 174 / 65 / 207. None beats v2's tiles on the full grids at head dim
 //                  64: more warps per SM do not pay for re-reading K and V per 16 query rows.
-//   Next (measured above, not yet in the dispatch): 64-row tiles at head dim 32 (182 vs 177, 78
+//   On sm_90 head dim 64 now runs the warp-specialised kernel (sage_fwd_ws_kernel.cuh, its own
+//   log). Next here (measured above, not yet in the dispatch): 64-row tiles at head dim 32 (182 vs 177, 78
 //                  vs 65), and at head dim 64 where the 128-row grid leaves its last wave mostly
 //                  idle ((2,8,3136,64): 221 vs 184), chosen per launch by wave efficiency as the
 //                  flash backward does. Beyond that, the forward needs what cuDNN has: wgmma
