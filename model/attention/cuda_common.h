@@ -5,9 +5,9 @@
 
 #include <torch/torch.h>
 
-#include <algorithm>
 #include <cstdint>
-#include <vector>
+
+#include "model/attention/batch_slices.h"
 
 namespace latentcast::cuda_attention {
 
@@ -33,24 +33,6 @@ inline torch::Tensor prepare(const torch::Tensor& x, c10::ScalarType type) {
 
 // The kernels' grids index batch x heads in their second dimension, at most 65535.
 constexpr std::int64_t kMaxGridHeads = 65535;
-
-// attend(q, k, v) over slices of the batch small enough for one launch each, concatenated
-// (autograd flows through the slices); one call when the whole batch fits. `what` names the
-// backend in the error for more heads than one launch takes.
-template <class Attend>
-torch::Tensor in_batch_slices(const torch::Tensor& q, const torch::Tensor& k,
-                              const torch::Tensor& v, const char* what, Attend attend) {
-  const std::int64_t B = q.size(0), H = q.size(1);
-  TORCH_CHECK(H <= kMaxGridHeads, what, ": at most ", kMaxGridHeads, " heads, got ", H);
-  const std::int64_t per_launch = kMaxGridHeads / H;
-  if (B <= per_launch) return attend(q, k, v);
-  std::vector<torch::Tensor> parts;
-  for (std::int64_t b0 = 0; b0 < B; b0 += per_launch) {
-    const std::int64_t n = std::min(per_launch, B - b0);
-    parts.push_back(attend(q.narrow(0, b0, n), k.narrow(0, b0, n), v.narrow(0, b0, n)));
-  }
-  return torch::cat(parts, 0);
-}
 
 struct Grads {
   torch::Tensor dq, dk, dv;  // in q's (16-bit) type, contiguous

@@ -134,8 +134,8 @@ torch::Tensor flash_attention_cuda(const torch::Tensor& q, const torch::Tensor& 
   TORCH_CHECK(k.size(2) > 0, "flash attention: no keys");
   TORCH_CHECK(q.size(2) < (std::int64_t(1) << 30) && k.size(2) < (std::int64_t(1) << 30),
               "flash attention (CUDA): sequences of at most 2^30 tokens");
-  return cuda_attention::in_batch_slices(
-      q, k, v, "flash attention (CUDA)",
+  return in_batch_slices(
+      q, k, v, cuda_attention::kMaxGridHeads, "flash attention (CUDA)",
       [](const torch::Tensor& qs, const torch::Tensor& ks, const torch::Tensor& vs) {
         return FlashCudaFunction::apply(qs, ks, vs);
       });

@@ -148,8 +148,8 @@ SageQuantized sage_quantize_cuda(const torch::Tensor& q, const torch::Tensor& k)
 torch::Tensor sage_attention_cuda(const torch::Tensor& q, const torch::Tensor& k,
                                   const torch::Tensor& v) {
   check_inputs(q, k, &v);
-  return cuda_attention::in_batch_slices(
-      q, k, v, "sage attention (CUDA)",
+  return in_batch_slices(
+      q, k, v, cuda_attention::kMaxGridHeads, "sage attention (CUDA)",
       [](const torch::Tensor& qs, const torch::Tensor& ks, const torch::Tensor& vs) {
         return SageCudaFunction::apply(qs, ks, vs);
       });

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "model/attention/attention.h"
+#include "model/attention/batch_slices.h"
 #include "model/memory/cpu_memory.h"
 #include "model/nn/unet.h"
 #include "tests/support/check.h"
@@ -508,6 +509,33 @@ TEST_CASE("a UNet trains a few steps with every backend that runs here") {
       has_temperature |= p.key().find("temperature") != std::string::npos;
     EXPECT(has_temperature == (backend == AttentionBackend::Channel));
   }
+}
+
+TEST_CASE("batch slices: a launch limit on batch x heads splits the batch, same values and grads") {
+  // The CUDA kernels take at most 65535 batch x heads per launch; here a limit of 6 with 2 heads
+  // makes slices of 3, 3 and 1 batch entries.
+  const Qkv x = random_qkv(7, 2, 5, 6, 8, torch::kFloat64, 5);
+  std::vector<std::int64_t> seen;
+  const auto attend = [&](const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
+    seen.push_back(q.size(0) * q.size(1));
+    return latentcast::math_attention(q, k, v);
+  };
+  const torch::Tensor q = x.q.detach().requires_grad_(true);
+  const torch::Tensor out = latentcast::in_batch_slices(q, x.k, x.v, 6, "test attention", attend);
+  EXPECT((seen == std::vector<std::int64_t>{6, 6, 2}));
+  const torch::Tensor whole = latentcast::math_attention(x.q, x.k, x.v);
+  EXPECT(torch::allclose(out, whole, 0, 1e-12));
+  out.sum().backward();
+  const torch::Tensor q2 = x.q.detach().requires_grad_(true);
+  latentcast::math_attention(q2, x.k, x.v).sum().backward();
+  EXPECT(torch::allclose(q.grad(), q2.grad(), 0, 1e-12));
+
+  seen.clear();  // the whole batch fits: one call, no copies
+  latentcast::in_batch_slices(x.q, x.k, x.v, 14, "test attention", attend);
+  EXPECT((seen == std::vector<std::int64_t>{14}));
+
+  EXPECT_THROWS_WITH(latentcast::in_batch_slices(x.q, x.k, x.v, 1, "test attention", attend),
+                     c10::Error, "test attention: at most 1 heads, got 2");
 }
 
 LCTEST_MAIN
