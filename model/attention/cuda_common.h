@@ -3,11 +3,14 @@
 // to model/ (LibTorch); built with CUDA only.
 #pragma once
 
+#include <c10/cuda/CUDAException.h>
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <string>
 
 #include "model/attention/batch_slices.h"
+#include "model/kernels/flash/flash.h"
 
 namespace latentcast::cuda_attention {
 
@@ -31,8 +34,15 @@ inline torch::Tensor prepare(const torch::Tensor& x, c10::ScalarType type) {
   return kernel_ready(y) ? y : y.clone(at::MemoryFormat::Contiguous);
 }
 
-// The kernels' grids index batch x heads in their second dimension, at most 65535.
-constexpr std::int64_t kMaxGridHeads = 65535;
+// The most batch x heads one kernel launch takes.
+constexpr std::int64_t kMaxGridHeads = kernels::flash::kMaxBatchHeads;
+
+// A kernel entry point's result: its error text (empty on success), then LibTorch's check of the
+// launch. `what` names the backend and the pass in the message.
+inline void check_launch(const std::string& error, const char* what) {
+  TORCH_CHECK(error.empty(), what, ": ", error);
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+}
 
 struct Grads {
   torch::Tensor dq, dk, dv;  // in q's (16-bit) type, contiguous

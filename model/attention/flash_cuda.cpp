@@ -24,11 +24,6 @@ fk::Dtype kernel_dtype(c10::ScalarType t) {
   return t == torch::kFloat16 ? fk::Dtype::Float16 : fk::Dtype::BFloat16;
 }
 
-void check_launch(const std::string& error, const char* what) {
-  TORCH_CHECK(error.empty(), what, ": ", error);
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
-}
-
 class FlashCudaFunction : public torch::autograd::Function<FlashCudaFunction> {
  public:
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& q_in,

@@ -28,11 +28,6 @@ sk::Dtype kernel_dtype(c10::ScalarType t) {
   return t == torch::kFloat16 ? sk::Dtype::Float16 : sk::Dtype::BFloat16;
 }
 
-void check_launch(const std::string& error, const char* what) {
-  TORCH_CHECK(error.empty(), "sage attention ", what, ": ", error);
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
-}
-
 void check_inputs(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor* v) {
   TORCH_CHECK(q.dim() == 4 && k.dim() == 4 && (!v || v->dim() == 4),
               "sage attention expects q, k, v of shape [B, heads, N, d]");
@@ -80,7 +75,7 @@ SageQuantized quantize(const torch::Tensor& q, const torch::Tensor& k) {
   p.k_scales = out.k_scales.data_ptr<float>();
   check_launch(
       sk::run_quant(p, kernel_dtype(q.scalar_type()), c10::cuda::getCurrentCUDAStream().stream()),
-      "quantisation");
+      "sage attention quantisation");
   return out;
 }
 
@@ -113,7 +108,7 @@ class SageCudaFunction : public torch::autograd::Function<SageCudaFunction> {
       p.batch = static_cast<int>(B), p.heads = static_cast<int>(H);
       p.n_q = static_cast<int>(Nq), p.n_k = static_cast<int>(Nk), p.d = static_cast<int>(d);
       check_launch(sk::run_fwd(p, kernel_dtype(type), c10::cuda::getCurrentCUDAStream().stream()),
-                   "forward");
+                   "sage attention forward");
     }
     ctx->save_for_backward({q, k, v, o, lse, k_mean});
     ctx->saved_data["out_type"] = static_cast<std::int64_t>(out_type);

@@ -9,6 +9,10 @@ namespace latentcast::kernels::flash {
 
 enum class Dtype { BFloat16, Float16 };
 
+// The most batch x heads one launch takes: the kernels' grids index them in gridDim.y. Callers
+// with more split the batch (model/attention/batch_slices.h).
+constexpr int kMaxBatchHeads = 65535;
+
 // Strides are in elements; tensors are [B, heads, N, d] with unit stride along d. Pointers and the
 // batch, head and row strides must be 16-byte aligned (multiples of 8 elements): the kernels move
 // 16 bytes per copy.

@@ -23,24 +23,6 @@ std::string text(cudaError_t status) {
   return status == cudaSuccess ? std::string() : std::string(cudaGetErrorString(status));
 }
 
-// LATENTCAST_FLASH_FWD=mma keeps the forward and the backward on the mma.sync kernels where the
-// Hopper (wgmma) ones would run (the tests run both; the benchmark compares them).
-bool wgmma_allowed() {
-  static const bool allowed = [] {
-    const char* v = std::getenv("LATENTCAST_FLASH_FWD");
-    return !(v && std::string(v) == "mma");
-  }();
-  return allowed;
-}
-
-#if LATENTCAST_FLASH_WGMMA
-template <int kHeadDim, class T>
-bool use_wgmma() {
-  static const bool ok = wgmma_allowed() && fwd_wgmma_runs_here<kHeadDim, T>();
-  return ok;
-}
-#endif
-
 template <class T>
 cudaError_t fwd(const FlashFwdParams& p, cudaStream_t s) {
   switch (padded_head_dim(p.d)) {
@@ -48,8 +30,7 @@ cudaError_t fwd(const FlashFwdParams& p, cudaStream_t s) {
       return run_fwd_hdim<32, T>(p, s);
     case 64:
 #if LATENTCAST_FLASH_WGMMA
-      // The same machine code condition as the head dim 128 wgmma kernel (both are sm_90a).
-      if (use_wgmma<128, T>()) {
+      if (hopper_kernels_run_here()) {
         const cudaError_t status = run_fwd_ws_hdim<64, T>(p, s);
         if (status != cudaErrorNotSupported) return status;
       }
@@ -57,7 +38,7 @@ cudaError_t fwd(const FlashFwdParams& p, cudaStream_t s) {
       return run_fwd_hdim<64, T>(p, s);
     case 128:
 #if LATENTCAST_FLASH_WGMMA
-      if (use_wgmma<128, T>()) return run_fwd_wgmma_hdim<128, T>(p, s);
+      if (hopper_kernels_run_here()) return run_fwd_wgmma_hdim<128, T>(p, s);
 #endif
       return run_fwd_hdim<128, T>(p, s);
   }
@@ -71,7 +52,7 @@ cudaError_t bwd(const FlashBwdParams& p, cudaStream_t s) {
       return run_bwd_hdim<32, T>(p, s);
     case 64:
 #if LATENTCAST_FLASH_WGMMA
-      if (use_wgmma<128, T>()) {
+      if (hopper_kernels_run_here()) {
         const cudaError_t status = run_bwd_ws_hdim<64, T>(p, s);
         if (status != cudaErrorNotSupported) return status;
       }
@@ -86,6 +67,21 @@ cudaError_t bwd(const FlashBwdParams& p, cudaStream_t s) {
 __global__ void probe_kernel() {}
 
 }  // namespace
+
+bool hopper_kernels_run_here() {
+#if LATENTCAST_FLASH_WGMMA
+  // LATENTCAST_FLASH_FWD=mma keeps every forward and backward on the mma.sync kernels (the tests
+  // run both; the benchmark compares them). All the sm_90a kernels are in one library: the head
+  // dim 128 forward's machine code stands for them.
+  static const bool ok = [] {
+    const char* v = std::getenv("LATENTCAST_FLASH_FWD");
+    return !(v && std::string(v) == "mma") && fwd_wgmma_runs_here<128, __nv_bfloat16>();
+  }();
+  return ok;
+#else
+  return false;
+#endif
+}
 
 bool head_dim_supported(int d) {
   return padded_head_dim(d) != 0;

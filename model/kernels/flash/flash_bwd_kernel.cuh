@@ -370,7 +370,7 @@ template <class T, class Main>
 cudaError_t launch_bwd_passes(const FlashBwdParams& p, cudaStream_t stream, Main main) {
   const int bh = p.batch * p.heads;
   if (bh == 0 || p.n_q == 0 || p.n_k == 0) return cudaSuccess;
-  if (bh > 65535) return cudaErrorInvalidConfiguration;
+  if (bh > kMaxBatchHeads) return cudaErrorInvalidConfiguration;
   const std::int64_t rows = static_cast<std::int64_t>(bh) * p.n_q;
   constexpr int kPreThreads = 256;
   flash_bwd_preprocess_kernel<T>

@@ -24,7 +24,7 @@
 //                  D staged in shared memory by a producer warp; the first step peeled so that
 //                  ptxas sees every accumulator read after its wait (with the step's branches in
 //                  the loop it serialised the wgmma instructions: warnings C7514, C7515).
-//                  Backward alone (lab harness): (4,8,4096,64) 1.068 ms (322 TFLOP/s) against the
+//                  Backward alone (model/kernels/lab): (4,8,4096,64) 1.068 ms (322 TFLOP/s) against the
 //                  mma.sync backward's 1.568, (1,8,16384,64) 4.006 against 6.012, (2,8,3136,64)
 //                  0.424 against 0.528; 3 stages 1.059 / 3.996 / 0.421 (within noise: 2 kept).
 //                  Forward + backward with the w3 forward: 0.79-0.84x cuDNN at N >= 4096.
@@ -298,7 +298,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
 template <class Traits, class T>
 cudaError_t launch_bwd_ws(const FlashBwdParams& p, cudaStream_t stream) {
   const int bh = p.batch * p.heads;
-  if (bh == 0 || bh > 65535 || p.n_q == 0 || p.n_k == 0 || p.d > Traits::kHeadDim)
+  if (bh == 0 || bh > kMaxBatchHeads || p.n_q == 0 || p.n_k == 0 || p.d > Traits::kHeadDim)
     return cudaErrorNotSupported;
   const Dtype dtype = std::is_same_v<T, __nv_bfloat16> ? Dtype::BFloat16 : Dtype::Float16;
   BwdTensorMaps maps;

@@ -249,7 +249,7 @@ template <class Traits, class T>
 cudaError_t launch_fwd(const FlashFwdParams& p, cudaStream_t stream) {
   const int bh = p.batch * p.heads;
   if (bh == 0 || p.n_q == 0) return cudaSuccess;
-  if (bh > 65535) return cudaErrorInvalidConfiguration;
+  if (bh > kMaxBatchHeads) return cudaErrorInvalidConfiguration;
   auto kernel = flash_fwd_kernel<Traits, T>;
   cudaError_t status =
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Traits::kSmemBytes);

@@ -14,7 +14,7 @@
 //                  of softmax(S_j) with P_{j-1} V_{j-1}, O staged in the swizzle through the
 //                  consumer's own Q rows. Correct first time against an fp32 reference and the
 //                  mma.sync kernel (N = 1, 17, 1000, 4097; head dim 40 padded). Tile variants in
-//                  one run (lab harness, CUDA events, forward alone) at (4,8,4096,64) /
+//                  one run (model/kernels/lab, CUDA events, forward alone) at (4,8,4096,64) /
 //                  (1,8,16384,64) / (2,8,3136,64), against the mma.sync kernel's 301 / 306 / 227
 //                  and SDPA cuDNN's 474 / 492 / 299 (PyTorch, same machine): kBlockN 128 with 3
 //                  consumers and 2 stages 436 / 470 / 317 (kept); 3 stages 414 / 452 / 301; 4
@@ -57,6 +57,18 @@ struct WsFwdTraits {
   static_assert(kProducerRegs * 128 + kConsumerRegs * 128 * kConsumers <= 65536, "register file");
   static_assert(kSmemBytes <= 227 * 1024, "shared memory per CTA on sm_90");
 };
+
+// O (64 x 64, fp32) += P (registers, k16 slices) V, issued as one commit group (not waited for);
+// V a [keys, 64] tile in the 128-byte swizzle, MN-major for this product: a k16 step is 2 atoms.
+template <class T, int kKSteps>
+__device__ __forceinline__ void issue_pv_sw128(float (&o)[32],
+                                               const std::uint32_t (&pa)[kKSteps][4],
+                                               std::uint32_t v_tile, std::uint32_t v_bytes) {
+#pragma unroll
+  for (int kk = 0; kk < kKSteps; ++kk)
+    wgmma_rs_n64_tb<T>(o, pa[kk], wgmma_desc_sw128(v_tile + kk * 2048, v_bytes, 1024));
+  wgmma_commit();
+}
 
 // The consumer side of the ring, shared by the flash and sage forwards: for every key block j,
 // S_j = Q K_j^T and P_{j-1} V_{j-1} issued, the softmax of S_j while the latter runs on the
@@ -170,14 +182,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     }
     wgmma_commit();
   };
-  // O += P V_j, issued (not waited for); V is MN-major (rows are keys), a k16 step is 2 atoms.
-  auto issue_pv = [&](int stage) {
-    const std::uint32_t v_tile = sV + stage * kBytesKV;
-#pragma unroll
-    for (int kk = 0; kk < kBlockN / 16; ++kk)
-      wgmma_rs_n64_tb<T>(o, pa[kk], wgmma_desc_sw128(v_tile + kk * 2048, kBytesKV, 1024));
-    wgmma_commit();
-  };
+  auto issue_pv = [&](int stage) { issue_pv_sw128<T>(o, pa, sV + stage * kBytesKV, kBytesKV); };
   // Masks keys past n_k (the last block only), exponentiates S in place against the new row
   // maxima and returns the factors that rescale what was accumulated before.
   auto softmax = [&](int j, float(&corr)[2]) {
@@ -254,7 +259,7 @@ template <class Traits, class T>
 cudaError_t launch_fwd_ws(const FlashFwdParams& p, cudaStream_t stream) {
   const int bh = p.batch * p.heads;
   if (bh == 0 || p.n_q == 0) return cudaSuccess;
-  if (bh > 65535 || p.n_k == 0 || p.d > Traits::kHeadDim) return cudaErrorNotSupported;
+  if (bh > kMaxBatchHeads || p.n_k == 0 || p.d > Traits::kHeadDim) return cudaErrorNotSupported;
   const Dtype dtype = std::is_same_v<T, __nv_bfloat16> ? Dtype::BFloat16 : Dtype::Float16;
   FwdTensorMaps maps;
   cudaError_t status =

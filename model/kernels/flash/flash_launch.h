@@ -23,6 +23,11 @@ cudaError_t run_fwd_wgmma_hdim(const FlashFwdParams& p, cudaStream_t stream);
 template <int kHeadDim, class T>
 bool fwd_wgmma_runs_here();
 
+// Whether the Hopper kernels (all of the above that need sm_90a) run: built for sm_90a, the
+// current device an sm_90 one, and LATENTCAST_FLASH_FWD=mma not set (flash_api.cu). Sage's
+// Hopper forward follows the same switch.
+bool hopper_kernels_run_here();
+
 // The warp-specialised Hopper forward (flash_fwd_ws_hdim64.cu, sm_90a, the same condition).
 // cudaErrorNotSupported, with nothing launched, when the tensors cannot be described to the copy
 // engine (the caller then runs the mma.sync kernel).

@@ -1,7 +1,6 @@
 // Dispatch of the sage kernels by head dim and element type.
 #include <cuda_runtime.h>
 
-#include <cstdlib>
 #include <string>
 
 #include "model/kernels/flash/flash_launch.h"
@@ -28,19 +27,6 @@ cudaError_t quant(const SageQuantParams& p, cudaStream_t s) {
   return cudaErrorInvalidValue;
 }
 
-#if LATENTCAST_FLASH_WGMMA
-// The Hopper forward runs where the flash wgmma kernels' machine code does, unless
-// LATENTCAST_FLASH_FWD=mma keeps every forward on the mma.sync kernels (the tests run both).
-template <class T>
-bool use_ws() {
-  static const bool ok = [] {
-    const char* v = std::getenv("LATENTCAST_FLASH_FWD");
-    return !(v && std::string(v) == "mma") && flash::fwd_wgmma_runs_here<128, T>();
-  }();
-  return ok;
-}
-#endif
-
 template <class T>
 cudaError_t fwd(const SageFwdParams& p, cudaStream_t s) {
   switch (padded_head_dim(p.d)) {
@@ -48,7 +34,7 @@ cudaError_t fwd(const SageFwdParams& p, cudaStream_t s) {
       return run_fwd_hdim<32, T>(p, s);
     case 64:
 #if LATENTCAST_FLASH_WGMMA
-      if (use_ws<T>()) {
+      if (flash::hopper_kernels_run_here()) {
         const cudaError_t status = run_fwd_ws_hdim<64, T>(p, s);
         if (status != cudaErrorNotSupported) return status;
       }

@@ -54,7 +54,8 @@
 //                  254 / 290 / 174 / 65 / 207. None beats v2's tiles on the full grids at head dim
 //                  64: more warps per SM do not pay for re-reading K and V per 16 query rows.
 //   On sm_90 head dim 64 now runs the warp-specialised kernel (sage_fwd_ws_kernel.cuh, its own
-//   log). Next here (measured above, not yet in the dispatch): 64-row tiles at head dim 32 (182 vs 177, 78
+//   log). Next here (measured above, not yet in the dispatch): 64-row tiles at head dim 32 (182 vs
+//   177, 78
 //                  vs 65), and at head dim 64 where the 128-row grid leaves its last wave mostly
 //                  idle ((2,8,3136,64): 221 vs 184), chosen per launch by wave efficiency as the
 //                  flash backward does. Beyond that, the forward needs what cuDNN has: wgmma
@@ -65,6 +66,7 @@
 
 #include <cmath>
 
+#include "model/kernels/flash/flash.h"
 #include "model/kernels/flash/flash_common.cuh"
 #include "model/kernels/sage/sage.h"
 
@@ -401,7 +403,7 @@ template <class Traits, class T>
 cudaError_t launch_fwd(const SageFwdParams& p, cudaStream_t stream) {
   const int bh = p.batch * p.heads;
   if (bh == 0 || p.n_q == 0) return cudaSuccess;
-  if (bh > 65535 || p.n_k == 0) return cudaErrorInvalidConfiguration;
+  if (bh > flash::kMaxBatchHeads || p.n_k == 0) return cudaErrorInvalidConfiguration;
   auto kernel = sage_fwd_kernel<Traits, T>;
   cudaError_t status =
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Traits::kSmemBytes);

@@ -20,6 +20,7 @@
 
 #include <cmath>
 
+#include "model/kernels/flash/flash.h"
 #include "model/kernels/flash/flash_common.cuh"
 #include "model/kernels/flash/flash_fwd_ws_kernel.cuh"
 #include "model/kernels/flash/flash_tma.cuh"
@@ -143,11 +144,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     wgmma_commit();
   };
   auto issue_pv = [&](int stage) {
-    const std::uint32_t v_tile = sV + stage * kBytesV;
-#pragma unroll
-    for (int kk = 0; kk < kBlockN / 16; ++kk)
-      wgmma_rs_n64_tb<T>(o, pa[kk], wgmma_desc_sw128(v_tile + kk * 2048, kBytesV, 1024));
-    wgmma_commit();
+    flash::issue_pv_sw128<T>(o, pa, sV + stage * kBytesV, kBytesV);
   };
   // Online softmax in the exp2 domain on the INT32 scores of block j (Q carried softmax_scale
   // log2(e)): the row maximum per K scale group on the integers, dequantisation folded into the
@@ -226,7 +223,8 @@ template <class Traits, class T>
 cudaError_t launch_fwd_ws(const SageFwdParams& p, cudaStream_t stream) {
   const int bh = p.batch * p.heads;
   if (bh == 0 || p.n_q == 0) return cudaSuccess;
-  if (bh > 65535 || p.n_k == 0 || p.d > Traits::kHeadDim) return cudaErrorNotSupported;
+  if (bh > flash::kMaxBatchHeads || p.n_k == 0 || p.d > Traits::kHeadDim)
+    return cudaErrorNotSupported;
   const flash::Dtype dtype =
       std::is_same_v<T, __nv_bfloat16> ? flash::Dtype::BFloat16 : flash::Dtype::Float16;
   SageTensorMaps maps;

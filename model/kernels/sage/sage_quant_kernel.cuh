@@ -10,6 +10,7 @@
 
 #include <cuda_runtime.h>
 
+#include "model/kernels/flash/flash.h"
 #include "model/kernels/flash/flash_common.cuh"
 #include "model/kernels/sage/sage.h"
 
@@ -152,7 +153,7 @@ cudaError_t run_quant_hdim(const SageQuantParams& p, cudaStream_t stream) {
   using Traits = QuantTraits<kHeadDim>;
   const int bh = p.batch * p.heads;
   if (bh == 0 || (p.n_q == 0 && p.n_k == 0)) return cudaSuccess;
-  if (bh > 65535) return cudaErrorInvalidConfiguration;
+  if (bh > flash::kMaxBatchHeads) return cudaErrorInvalidConfiguration;
   cudaError_t status =
       cudaMemsetAsync(p.k_mean, 0, sizeof(float) * static_cast<std::size_t>(bh) * p.d, stream);
   if (status != cudaSuccess) return status;

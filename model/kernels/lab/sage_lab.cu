@@ -1,0 +1,180 @@
+// Kernel lab (not part of the CMake build; model/kernels/lab/run builds and runs it on an sm_90
+// GPU): the warp-specialised sage forward against the mma.sync sage forward on the same quantised
+// inputs, and CUDA-event timings with and without the quantisation pass. Modes: check, bench, all.
+#include <cuda_bf16.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "model/kernels/sage/sage.h"
+#include "model/kernels/sage/sage_fwd_ws_kernel.cuh"
+
+using namespace latentcast::kernels;
+using bf16 = __nv_bfloat16;
+#define CK(x)                                                                              \
+  do {                                                                                     \
+    cudaError_t e_ = (x);                                                                  \
+    if (e_ != cudaSuccess) {                                                               \
+      std::printf("CUDA error %s at %s:%d\n", cudaGetErrorString(e_), __FILE__, __LINE__); \
+      std::exit(1);                                                                        \
+    }                                                                                      \
+  } while (0)
+
+struct Prob {
+  int B, H, N, d;
+  bf16 *q, *k, *v, *o;
+  float *lse, *k_mean, *qs, *ks;
+  std::int8_t *q8, *k8;
+  sage::SageQuantParams qp;
+  sage::SageFwdParams fp;
+};
+
+static Prob make(int B, int H, int N, int d, float k_offset) {
+  Prob pr{B, H, N, d};
+  const size_t n = size_t(B) * H * N * d;
+  std::mt19937 rng(11 + N);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  std::vector<bf16> buf(n);
+  auto fill = [&](bf16** dev, float off) {
+    for (auto& x : buf) x = __float2bfloat16(nd(rng) + off);
+    CK(cudaMalloc(dev, n * 2));
+    CK(cudaMemcpy(*dev, buf.data(), n * 2, cudaMemcpyHostToDevice));
+  };
+  fill(&pr.q, 0.f);
+  fill(&pr.k, k_offset);
+  fill(&pr.v, 0.f);
+  CK(cudaMalloc(&pr.o, n * 2));
+  CK(cudaMalloc(&pr.lse, size_t(B) * H * N * 4));
+  const int dp = sage::padded_head_dim(d), nb = (N + 63) / 64;
+  CK(cudaMalloc(&pr.k_mean, size_t(B) * H * d * 4));
+  CK(cudaMalloc(&pr.q8, size_t(B) * H * N * dp));
+  CK(cudaMalloc(&pr.k8, size_t(B) * H * N * dp));
+  CK(cudaMalloc(&pr.qs, size_t(B) * H * nb * 4));
+  CK(cudaMalloc(&pr.ks, size_t(B) * H * nb * 4));
+  auto& q = pr.qp;
+  q.q = pr.q, q.k = pr.k;
+  q.q_row_stride = q.k_row_stride = d;
+  q.q_head_stride = q.k_head_stride = std::int64_t(N) * d;
+  q.q_batch_stride = q.k_batch_stride = std::int64_t(H) * N * d;
+  q.batch = B, q.heads = H, q.n_q = N, q.n_k = N, q.d = d;
+  q.softmax_scale = 1.f / std::sqrt(float(d));
+  q.k_mean = pr.k_mean, q.q8 = pr.q8, q.k8 = pr.k8, q.q_scales = pr.qs, q.k_scales = pr.ks;
+  auto& f = pr.fp;
+  f.q8 = pr.q8, f.k8 = pr.k8, f.q_scales = pr.qs, f.k_scales = pr.ks, f.v = pr.v, f.o = pr.o;
+  f.lse = pr.lse;
+  f.v_row_stride = f.o_row_stride = d;
+  f.v_head_stride = f.o_head_stride = std::int64_t(N) * d;
+  f.v_batch_stride = f.o_batch_stride = std::int64_t(H) * N * d;
+  f.batch = B, f.heads = H, f.n_q = N, f.n_k = N, f.d = d;
+  return pr;
+}
+static void release(Prob& p) {
+  for (void* x : {(void*)p.q, (void*)p.k, (void*)p.v, (void*)p.o, (void*)p.lse, (void*)p.k_mean,
+                  (void*)p.q8, (void*)p.k8, (void*)p.qs, (void*)p.ks})
+    cudaFree(x);
+}
+static std::vector<float> fetch(const bf16* p, size_t n) {
+  std::vector<bf16> b(n);
+  CK(cudaMemcpy(b.data(), p, n * 2, cudaMemcpyDeviceToHost));
+  std::vector<float> o(n);
+  for (size_t i = 0; i < n; ++i) o[i] = __bfloat162float(b[i]);
+  return o;
+}
+static std::vector<float> fetchf(const float* p, size_t n) {
+  std::vector<float> o(n);
+  CK(cudaMemcpy(o.data(), p, n * 4, cudaMemcpyDeviceToHost));
+  return o;
+}
+
+static cudaError_t ws(const sage::SageFwdParams& p) {
+  return sage::run_fwd_ws_hdim<64, bf16>(p, nullptr);
+}
+static cudaError_t mma(const sage::SageFwdParams& p) {
+  return sage::run_fwd(p, sage::Dtype::BFloat16, nullptr).empty() ? cudaSuccess : cudaErrorUnknown;
+}
+
+static bool check(int B, int H, int N, int d, float off) {
+  Prob pr = make(B, H, N, d, off);
+  if (!sage::run_quant(pr.qp, sage::Dtype::BFloat16, nullptr).empty()) std::exit(2);
+  const size_t n = size_t(B) * H * N * d;
+  CK(mma(pr.fp));
+  CK(cudaDeviceSynchronize());
+  auto ro = fetch(pr.o, n);
+  auto rl = fetchf(pr.lse, size_t(B) * H * N);
+  CK(cudaMemset(pr.o, 0xff, n * 2));
+  CK(cudaMemset(pr.lse, 0xff, size_t(B) * H * N * 4));
+  cudaError_t st = ws(pr.fp);
+  if (st == cudaErrorNotSupported) {
+    std::printf("  sage ws (%d,%d,%d,%d): not supported\n", B, H, N, d);
+    release(pr);
+    return true;
+  }
+  CK(st);
+  CK(cudaDeviceSynchronize());
+  auto oo = fetch(pr.o, n);
+  auto ol = fetchf(pr.lse, size_t(B) * H * N);
+  double e = 0, mx = 0, le = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const double df = std::fabs(double(oo[i]) - ro[i]);
+    e = std::isfinite(df) ? std::max(e, df) : 1e30;
+    mx = std::max(mx, double(std::fabs(ro[i])));
+  }
+  for (size_t i = 0; i < ol.size(); ++i) {
+    const double df = std::fabs(double(ol[i]) - rl[i]);
+    le = std::isfinite(df) ? std::max(le, df) : 1e30;
+  }
+  const bool ok = e / mx < 2e-2 && le < 2e-3;
+  std::printf("  sage ws (%d,%d,%d,%d, k offset %.0f): max|dO|/max|O| %.2e  max|dLSE| %.2e  %s\n",
+              B, H, N, d, off, e / mx, le, ok ? "ok" : "FAIL");
+  release(pr);
+  return ok;
+}
+
+static void bench(int B, int H, int N, int d) {
+  Prob pr = make(B, H, N, d, 0.f);
+  cudaEvent_t a, b;
+  CK(cudaEventCreate(&a));
+  CK(cudaEventCreate(&b));
+  for (int variant = 0; variant < 3; ++variant) {
+    auto once = [&] {
+      if (variant < 2) sage::run_quant(pr.qp, sage::Dtype::BFloat16, nullptr);
+      if (variant == 0)
+        mma(pr.fp);
+      else
+        ws(pr.fp);
+    };
+    for (int i = 0; i < 5; ++i) once();
+    CK(cudaDeviceSynchronize());
+    const int reps = 50;
+    CK(cudaEventRecord(a));
+    for (int i = 0; i < reps; ++i) once();
+    CK(cudaEventRecord(b));
+    CK(cudaEventSynchronize(b));
+    float ms = 0;
+    CK(cudaEventElapsedTime(&ms, a, b));
+    ms /= reps;
+    const char* names[] = {"quant+mma", "quant+ws", "ws alone"};
+    std::printf("  sage %-10s (%d,%d,%d,%d): %.3f ms  %.0f TFLOP/s\n", names[variant], B, H, N, d,
+                ms, 4.0 * B * H * double(N) * N * d / ms / 1e9);
+  }
+  release(pr);
+}
+
+int main(int argc, char** argv) {
+  const std::string mode = argc > 1 ? argv[1] : "all";
+  bool ok = true;
+  if (mode != "bench")
+    for (auto s : std::vector<std::vector<int>>{
+             {1, 1, 1, 64}, {1, 2, 17, 64}, {2, 3, 1000, 64}, {1, 2, 4097, 64}, {1, 1, 300, 40}})
+      ok = check(s[0], s[1], s[2], s[3], s[2] == 1000 ? 8.f : 0.f) && ok;
+  if (mode != "check")
+    for (auto s :
+         std::vector<std::vector<int>>{{4, 8, 4096, 64}, {1, 8, 16384, 64}, {2, 8, 3136, 64}})
+      bench(s[0], s[1], s[2], s[3]);
+  std::printf(ok ? "SAGE OK\n" : "SAGE FAILED\n");
+  return ok ? 0 : 1;
+}
