@@ -52,12 +52,23 @@ SageQuantized quantize(const torch::Tensor& q, const torch::Tensor& k) {
   const std::int64_t B = q.size(0), H = q.size(1), Nq = q.size(2), Nk = k.size(2), d = q.size(3);
   const std::int64_t dp = sk::padded_head_dim(static_cast<int>(d));
   const auto blocks = [](std::int64_t n) { return (n + sk::kQuantBlock - 1) / sk::kQuantBlock; };
-  const auto f32 = q.options().dtype(torch::kFloat32), s8 = q.options().dtype(torch::kInt8);
+  const auto f32 = q.options().dtype(torch::kFloat32);
+  // One allocation for what lives only through the forward (each allocation is host time before
+  // the first kernel starts): the INT8 copies, then the scales (offsets multiples of 32 bytes).
+  // K's mean has its own, as the backward keeps it.
+  const std::int64_t q8_bytes = B * H * Nq * dp, k8_bytes = B * H * Nk * dp;
+  const std::int64_t scale_count = B * H * (blocks(Nq) + blocks(Nk));
+  const torch::Tensor workspace =
+      torch::empty({q8_bytes + k8_bytes + scale_count * 4}, q.options().dtype(torch::kUInt8));
+  const auto bytes = [&](std::int64_t offset, std::int64_t n) {
+    return workspace.slice(0, offset, offset + n);
+  };
   SageQuantized out;
-  out.q8 = torch::empty({B, H, Nq, dp}, s8);  // [B, heads, Nq, dp], columns past d zero
-  out.k8 = torch::empty({B, H, Nk, dp}, s8);
-  out.q_scales = torch::empty({B, H, blocks(Nq)}, f32);
-  out.k_scales = torch::empty({B, H, blocks(Nk)}, f32);
+  out.q8 = bytes(0, q8_bytes).view(torch::kInt8).view({B, H, Nq, dp});  // columns past d zero
+  out.k8 = bytes(q8_bytes, k8_bytes).view(torch::kInt8).view({B, H, Nk, dp});
+  const torch::Tensor scales = bytes(q8_bytes + k8_bytes, scale_count * 4).view(torch::kFloat32);
+  out.q_scales = scales.slice(0, 0, B * H * blocks(Nq)).view({B, H, blocks(Nq)});
+  out.k_scales = scales.slice(0, B * H * blocks(Nq), scale_count).view({B, H, blocks(Nk)});
   out.k_mean = torch::empty({B, H, d}, f32);
 
   sk::SageQuantParams p;

@@ -24,8 +24,8 @@
 //                  D staged in shared memory by a producer warp; the first step peeled so that
 //                  ptxas sees every accumulator read after its wait (with the step's branches in
 //                  the loop it serialised the wgmma instructions: warnings C7514, C7515).
-//                  Backward alone (model/kernels/lab): (4,8,4096,64) 1.068 ms (322 TFLOP/s) against the
-//                  mma.sync backward's 1.568, (1,8,16384,64) 4.006 against 6.012, (2,8,3136,64)
+//                  Backward alone (model/kernels/lab): (4,8,4096,64) 1.068 ms (322 TFLOP/s) against
+//                  the mma.sync backward's 1.568, (1,8,16384,64) 4.006 against 6.012, (2,8,3136,64)
 //                  0.424 against 0.528; 3 stages 1.059 / 3.996 / 0.421 (within noise: 2 kept).
 //                  Forward + backward with the w3 forward: 0.79-0.84x cuDNN at N >= 4096.
 //   Racecheck (compute-sanitizer) reports b5's LSE and D staging as hazards (the producer warp's
@@ -33,8 +33,9 @@
 //                  ordering between them (stores, then each lane's release-arrive on full; loads,
 //                  then __syncwarp and an arrive on empty before the next overwrite). The
 //                  racecheck tests therefore run the mma.sync kernels (tests/CMakeLists.txt).
-//   Next: LSE and D by bulk copies (cp.async.bulk) with Q and dO, which racecheck does not see as
-//                  ordinary stores, and a persistent grid.
+//   Tried 2026-12-03 (next session): LSE and D by bulk copies (cp.async.bulk) with Q and dO.
+//                  Gradients as before, but racecheck still reported hazards in the kernel, so it
+//                  was not kept. Next: a persistent grid.
 #pragma once
 
 #include <cmath>

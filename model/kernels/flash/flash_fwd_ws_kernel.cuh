@@ -74,8 +74,9 @@ __device__ __forceinline__ void issue_pv_sw128(float (&o)[32],
 // S_j = Q K_j^T and P_{j-1} V_{j-1} issued, the softmax of S_j while the latter runs on the
 // tensor cores, then O (fp32 accumulators, 4 per 8-column tile) rescaled and P_j packed as
 // the next P V's A operand; the last P V at the end. `issue_qk(stage)` and `issue_pv(stage)`
-// commit one wgmma group each; `softmax(j, corr)` exponentiates S_j in place and returns the
-// factors that rescale the rows accumulated so far; `pack()` packs P_j.
+// commit one wgmma group each; `softmax(j, corr)` exponentiates S_j in place, sets the factors
+// that rescale the rows accumulated so far and returns whether to apply them (false: all 1, a
+// warp-uniform answer); `pack()` packs P_j.
 template <int kStages, int kOValues, class IssueQK, class IssuePV, class Softmax, class Pack>
 __device__ __forceinline__ void ws_consume(const KvRing<kStages>& ring, int n_blocks,
                                            float (&o)[kOValues], IssueQK issue_qk, IssuePV issue_pv,
@@ -102,15 +103,17 @@ __device__ __forceinline__ void ws_consume(const KvRing<kStages>& ring, int n_bl
     wgmma_wait<1>();  // S_j is ready; P_{j-1} V_{j-1} may still run
     if (signals) mbar_arrive(ring.empty_k(sk));
     float corr[2];
-    softmax(j, corr);
+    const bool rescale = softmax(j, corr);
     wgmma_wait<0>();
     if (signals) mbar_arrive(ring.empty_v(sv));
+    if (rescale) {
 #pragma unroll
-    for (int dt = 0; dt < kOValues / 4; ++dt) {
-      o[dt * 4 + 0] *= corr[0];
-      o[dt * 4 + 1] *= corr[0];
-      o[dt * 4 + 2] *= corr[1];
-      o[dt * 4 + 3] *= corr[1];
+      for (int dt = 0; dt < kOValues / 4; ++dt) {
+        o[dt * 4 + 0] *= corr[0];
+        o[dt * 4 + 1] *= corr[0];
+        o[dt * 4 + 2] *= corr[1];
+        o[dt * 4 + 3] *= corr[1];
+      }
     }
     pack();
   }
@@ -213,6 +216,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
       }
       row_sum[r] = row_sum[r] * corr[r] + sum;
     }
+    return true;
   };
   ws_consume(ring, n_blocks, o, issue_qk, issue_pv, softmax, [&] { accum_to_a<T>(s, pa); });
 

@@ -90,14 +90,30 @@ static std::vector<float> fetchf(const float* p, size_t n) {
   return o;
 }
 
-static cudaError_t ws(const sage::SageFwdParams& p) {
-  return sage::run_fwd_ws_hdim<64, bf16>(p, nullptr);
+// The warp-specialised kernel's tile and exp2 variants (SageWsTraits): the dispatched one first.
+struct Variant {
+  const char* name;
+  cudaError_t (*run)(const sage::SageFwdParams&);
+};
+template <class Traits>
+static cudaError_t ws_variant(const sage::SageFwdParams& p) {
+  return sage::launch_fwd_ws<Traits, bf16>(p, nullptr);
 }
+// <stages, kBlockN, consumers, lazy rescale, row sums on the tensor cores>
+static const Variant kVariants[] = {
+    {"ws",
+     [](const sage::SageFwdParams& p) { return sage::run_fwd_ws_hdim<64, bf16>(p, nullptr); }},
+    {"n128c3s2 (w1)", ws_variant<sage::SageWsTraits<2, 128, 3, false, false>>},
+    {"n128c3s2R", ws_variant<sage::SageWsTraits<2, 128, 3, false, true>>},
+    {"n64c4s3", ws_variant<sage::SageWsTraits<3, 64, 4, false, false>>},
+    {"n64c4s3R", ws_variant<sage::SageWsTraits<3, 64, 4, false, true>>},
+    {"n64c4s4LR", ws_variant<sage::SageWsTraits<4, 64, 4, true, true>>},
+};
 static cudaError_t mma(const sage::SageFwdParams& p) {
   return sage::run_fwd(p, sage::Dtype::BFloat16, nullptr).empty() ? cudaSuccess : cudaErrorUnknown;
 }
 
-static bool check(int B, int H, int N, int d, float off) {
+static bool check(const Variant& var, int B, int H, int N, int d, float off) {
   Prob pr = make(B, H, N, d, off);
   if (!sage::run_quant(pr.qp, sage::Dtype::BFloat16, nullptr).empty()) std::exit(2);
   const size_t n = size_t(B) * H * N * d;
@@ -107,9 +123,9 @@ static bool check(int B, int H, int N, int d, float off) {
   auto rl = fetchf(pr.lse, size_t(B) * H * N);
   CK(cudaMemset(pr.o, 0xff, n * 2));
   CK(cudaMemset(pr.lse, 0xff, size_t(B) * H * N * 4));
-  cudaError_t st = ws(pr.fp);
+  cudaError_t st = var.run(pr.fp);
   if (st == cudaErrorNotSupported) {
-    std::printf("  sage ws (%d,%d,%d,%d): not supported\n", B, H, N, d);
+    std::printf("  sage %s (%d,%d,%d,%d): not supported\n", var.name, B, H, N, d);
     release(pr);
     return true;
   }
@@ -117,19 +133,23 @@ static bool check(int B, int H, int N, int d, float off) {
   CK(cudaDeviceSynchronize());
   auto oo = fetch(pr.o, n);
   auto ol = fetchf(pr.lse, size_t(B) * H * N);
-  double e = 0, mx = 0, le = 0;
+  double e = 0, mx = 0, le = 0, l1 = 0, l1_ref = 0;
   for (size_t i = 0; i < n; ++i) {
     const double df = std::fabs(double(oo[i]) - ro[i]);
     e = std::isfinite(df) ? std::max(e, df) : 1e30;
     mx = std::max(mx, double(std::fabs(ro[i])));
+    l1 += std::isfinite(df) ? df : 1e30;
+    l1_ref += std::fabs(ro[i]);
   }
   for (size_t i = 0; i < ol.size(); ++i) {
     const double df = std::fabs(double(ol[i]) - rl[i]);
     le = std::isfinite(df) ? std::max(le, df) : 1e30;
   }
   const bool ok = e / mx < 2e-2 && le < 2e-3;
-  std::printf("  sage ws (%d,%d,%d,%d, k offset %.0f): max|dO|/max|O| %.2e  max|dLSE| %.2e  %s\n",
-              B, H, N, d, off, e / mx, le, ok ? "ok" : "FAIL");
+  std::printf(
+      "  sage %s (%d,%d,%d,%d, k offset %.0f): max|dO|/max|O| %.2e  rel L1 %.2e  max|dLSE| %.2e  "
+      "%s\n",
+      var.name, B, H, N, d, off, e / mx, l1 / l1_ref, le, ok ? "ok" : "FAIL");
   release(pr);
   return ok;
 }
@@ -139,14 +159,7 @@ static void bench(int B, int H, int N, int d) {
   cudaEvent_t a, b;
   CK(cudaEventCreate(&a));
   CK(cudaEventCreate(&b));
-  for (int variant = 0; variant < 3; ++variant) {
-    auto once = [&] {
-      if (variant < 2) sage::run_quant(pr.qp, sage::Dtype::BFloat16, nullptr);
-      if (variant == 0)
-        mma(pr.fp);
-      else
-        ws(pr.fp);
-    };
+  auto time = [&](const char* name, auto once) {
     for (int i = 0; i < 5; ++i) once();
     CK(cudaDeviceSynchronize());
     const int reps = 50;
@@ -157,9 +170,15 @@ static void bench(int B, int H, int N, int d) {
     float ms = 0;
     CK(cudaEventElapsedTime(&ms, a, b));
     ms /= reps;
-    const char* names[] = {"quant+mma", "quant+ws", "ws alone"};
-    std::printf("  sage %-10s (%d,%d,%d,%d): %.3f ms  %.0f TFLOP/s\n", names[variant], B, H, N, d,
-                ms, 4.0 * B * H * double(N) * N * d / ms / 1e9);
+    std::printf("  sage %-16s (%d,%d,%d,%d): %.3f ms  %.0f TFLOP/s\n", name, B, H, N, d, ms,
+                4.0 * B * H * double(N) * N * d / ms / 1e9);
+  };
+  auto quant = [&] { sage::run_quant(pr.qp, sage::Dtype::BFloat16, nullptr); };
+  time("quant alone", quant);
+  time("quant+mma", [&] { quant(), mma(pr.fp); });
+  for (const Variant& v : kVariants) {
+    time((std::string("quant+") + v.name).c_str(), [&] { quant(), v.run(pr.fp); });
+    time((std::string(v.name) + " alone").c_str(), [&] { v.run(pr.fp); });
   }
   release(pr);
 }
@@ -170,7 +189,8 @@ int main(int argc, char** argv) {
   if (mode != "bench")
     for (auto s : std::vector<std::vector<int>>{
              {1, 1, 1, 64}, {1, 2, 17, 64}, {2, 3, 1000, 64}, {1, 2, 4097, 64}, {1, 1, 300, 40}})
-      ok = check(s[0], s[1], s[2], s[3], s[2] == 1000 ? 8.f : 0.f) && ok;
+      for (const Variant& v : kVariants)
+        ok = check(v, s[0], s[1], s[2], s[3], s[2] == 1000 ? 8.f : 0.f) && ok;
   if (mode != "check")
     for (auto s :
          std::vector<std::vector<int>>{{4, 8, 4096, 64}, {1, 8, 16384, 64}, {2, 8, 3136, 64}})

@@ -1,21 +1,45 @@
 // The warp-specialised sage forward for Hopper (sm_90a), head dim 64: the structure of the flash
 // one (model/kernels/flash/flash_fwd_ws_kernel.cuh: a producer warpgroup streaming tiles through
-// TMA into swizzled stages counted on mbarriers, three consumer warpgroups of 64 query rows,
-// softmax of block j overlapped with P V of block j-1), with S = Q K^T on the INT8 tensor cores:
-// wgmma m64n128k32 s8 x s8 -> s32 over the quantised Q and K (64-byte rows in the 64-byte
-// swizzle), dequantised with the Q block's and the two K blocks' scales inside the exp2 argument
+// TMA into swizzled stages counted on mbarriers, consumer warpgroups of 64 query rows, softmax of
+// block j overlapped with P V of block j-1), with S = Q K^T on the INT8 tensor cores: wgmma
+// m64nNk32 s8 x s8 -> s32 over the quantised Q and K (64-byte rows in the 64-byte swizzle),
+// dequantised with the Q block's and the K block's scales inside the exp2 argument
 // (sage_fwd_kernel.cuh explains the quantisation, the integer-to-float trick and the backward).
+// The dispatched tiles (w2): four consumer warpgroups (256 query rows a CTA) over 64-key blocks,
+// three stages, lazy rescaling and P's row sums on the tensor cores (SageWsTraits below). Per
+// score the softmax is then an integer maximum, an integer add, one FMA, the exp2 and half a
+// pack: at head dim 64 the exp2 unit's rate is about the tensor cores' rate for a score's share
+// of both products, so every other instruction per score shows.
 //
-// Version log (bf16, NVIDIA H200, PyTorch 2.11 + CUDA 13; TFLOP/s = 4 B H N^2 d / time, the
-// quantisation pass included; the mma.sync kernel's versions v1-v2 are in sage_fwd_kernel.cuh):
-//   w1 2026-12-03  this kernel: 3 consumers, kBlockN 128, 2 stages (the flash w3 tiles). Same
-//                  output as the mma.sync sage kernel on the same INT8 inputs (max |dO| / max |O|
-//                  <= 5.8e-3, LSE within 2e-6). Lab harness, quantisation included, at
-//                  (4,8,4096,64) / (1,8,16384,64) / (2,8,3136,64): 323 / 362 / 227 TFLOP/s against
-//                  the mma.sync kernel's 290 / 315 / 212; the kernel alone 352 / 372 / 256, the
-//                  flash w3 forward 439 / 473 / 319. The softmax bounds it (two more instructions
-//                  per score than flash's: the integer-to-float trick and the integer maximum).
-//   Next: accumulators started at the float trick's bias (no conversion per score), FP8 P V.
+// Version log (bf16, NVIDIA H200, PyTorch 2.11 + CUDA 13; TFLOP/s = 4 B H N^2 d / time; kernel
+// lab: model/kernels/lab/run, CUDA events; "+q" includes the quantisation pass):
+//   w1 2026-12-03  3 consumers, kBlockN 128, 2 stages (the flash w3 tiles). Same output as the
+//                  mma.sync sage kernel on the same INT8 inputs (max |dO| / max |O| <= 5.8e-3,
+//                  LSE within 2e-6). At (4,8,4096,64) / (1,8,16384,64) / (2,8,3136,64): +q 323 /
+//                  362 / 227 against the mma.sync kernel's 290 / 315 / 212; alone 352 / 372 /
+//                  256, the flash w3 forward 439 / 473 / 319.
+//   w2 2026-12-03  (a) the integer-to-float trick folded into the exp2 FMA (bits of
+//                  1.5 * 2^23 + acc times the scale, minus 1.5 * 2^23 times the scale and the
+//                  maximum): alone 352 -> 363-380 / 372 -> 384-400 / 256 -> 266-276 (three runs).
+//                  (b) row sums on the tensor cores (P V as m64n72 over V and a block of ones):
+//                  380 -> 426 / 400 -> 455 / 276 -> 308. (c) 64-key blocks and four consumer
+//                  warpgroups of 112 registers (more warps to overlap the softmax with the
+//                  products; one K scale a block): 426 -> 454 / 455 -> 455 / 308 -> 340; 2 stages
+//                  429 / 446 / 317, 4 stages 447 / 457 / 336. (d) lazy rescaling (the running
+//                  maximum moves only past kRescaleThreshold, as in the mma.sync kernel), same
+//                  run as (c)'s 453 / 454 / 340: 452 / 480 / 340; with 128-key blocks it lost
+//                  (431 -> 400). Final, one run: alone 452 / 482 / 340, +q 416 / 472 / 304; the
+//                  quantisation pass 36 / 34 / 17 us -> 33 / 30 / 16 (the K mean's loads
+//                  unrolled, 4 rows a thread) -> 26 / 24 / 14 (a multiply for the division). The
+//                  flash w3 forward alone in the lab that day: 439 / 474 / 317, so the sage kernel
+//                  alone passes it by 2-7 %; with its quantisation it is at 0.95-1.00x.
+//                  Tried and dropped: (e) FlashAttention-4's exp2 on the FMA units (a degree-3
+//                  polynomial) for one n8 tile in 4 or 8: +1-4 % with 128-key blocks, -4 to -8 %
+//                  on w2. (f) FP8 P V (SageAttention2: e4m3 wgmma, V per channel to 448 / max|v|,
+//                  transposed by the quantisation pass with the keys in the P fragments' order):
+//                  alone 405 with 128-key blocks, 437 / 475 / 322 on w2's tiles (not above w2), and
+//                  a relative L1 of 3.6-3.8e-2 from the 16-bit P V kernel on random inputs, over
+//                  the issue's 0.03 against exact attention (which also asks for a 16-bit P V).
 #pragma once
 
 #include <cmath>
@@ -34,18 +58,37 @@ struct SageTensorMaps {
   CUtensorMap q8, k8, v;
 };
 
-template <int kStages_>
+// kLazyRescale_: the running maximum moves only when a block's maximum passes it by more than
+// kRescaleThreshold (as in the mma.sync kernel), so most blocks skip rescaling O.
+// kTensorRowSum_: P's row sums on the tensor cores instead of one FADD per score: P V runs as
+// m64n72 over V and 8 more columns of ones (a block of 1.0 per stage, kOnesOffset past its V
+// tile, reached through the descriptor's leading offset), so O's columns 64..71 carry the sums,
+// rescaled with O.
+template <int kStages_, int kBlockN_, int kConsumers_, bool kLazyRescale_, bool kTensorRowSum_>
 struct SageWsTraits {
-  static constexpr int kHeadDim = 64, kBlockN = 128, kConsumers = 3, kStages = kStages_;
+  static constexpr int kHeadDim = 64, kBlockN = kBlockN_, kConsumers = kConsumers_;
+  static constexpr int kStages = kStages_;
+  static constexpr bool kLazyRescale = kLazyRescale_, kTensorRowSum = kTensorRowSum_;
+  static constexpr int kOValues = kTensorRowSum ? 36 : 32;
   static constexpr int kBlockM = 64 * kConsumers;
   static constexpr int kThreads = 128 * (kConsumers + 1);
   static constexpr int kNTiles = kBlockN / 8, kDTiles = kHeadDim / 8;
+  static constexpr int kScaleGroups = kBlockN / kQuantBlock;              // K scales per key block
   static constexpr int kBytesQ8 = kBlockM * 64, kBytesK8 = kBlockN * 64;  // 64-byte INT8 rows
   static constexpr int kBytesV = kBlockN * kHeadDim * 2;
-  static constexpr int kSmemBytes = 1024 + kBytesQ8 + kStages * (kBytesK8 + kBytesV);
-  static constexpr int kProducerRegs = 24, kConsumerRegs = 160;
-  static_assert(kBlockN == 2 * kQuantBlock, "two K scales per key block");
-  static_assert(kProducerRegs * 128 + kConsumerRegs * 128 * kConsumers <= 65536, "register file");
+  static constexpr int kOnesOffset = kStages * kBytesV;  // V stage s -> its block of ones
+  static constexpr int kSmemBytes =
+      1024 + kBytesQ8 + kStages * (kBytesK8 + kBytesV * (kTensorRowSum ? 2 : 1));
+  // Registers: the launch gives every thread kLaunchRegs; the producer drops to 24 and the
+  // consumers take what that frees (setmaxnreg: multiples of 8, within the CTA's allocation).
+  static constexpr int kLaunchRegs = 65536 / kThreads / 8 * 8;
+  static constexpr int kProducerRegs = 24;
+  static constexpr int kConsumerRegs =
+      (kLaunchRegs * kThreads - 128 * kProducerRegs) / (128 * kConsumers) / 8 * 8;
+  static_assert(kBlockN == 64 || kBlockN == 128, "wgmma n64 or n128 for Q K^T");
+  static_assert(kBlockN % kQuantBlock == 0, "whole K scale groups per key block");
+  static_assert(kBlockM <= 256, "one TMA box of Q rows");
+  static_assert(kConsumerRegs <= 256, "setmaxnreg's ceiling");
   static_assert(kSmemBytes <= 227 * 1024, "shared memory per CTA on sm_90");
 };
 
@@ -73,6 +116,47 @@ __device__ __forceinline__ void wgmma_s8_n128(int (&d)[64], std::uint64_t desc_a
       : "l"(desc_a), "l"(desc_b), "r"(accumulate));
 }
 
+// d (64 x 64, INT32) (+)= A (64 x 32 INT8) * B (32 x 64 INT8), both in shared memory, K-major.
+__device__ __forceinline__ void wgmma_s8_n64(int (&d)[32], std::uint64_t desc_a,
+                                             std::uint64_t desc_b, int accumulate) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n64k32.s32.s8.s8 "
+      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, "
+      "%19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p;\n}\n"
+      : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]),
+        "+r"(d[7]), "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]),
+        "+r"(d[14]), "+r"(d[15]), "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]), "+r"(d[20]),
+        "+r"(d[21]), "+r"(d[22]), "+r"(d[23]), "+r"(d[24]), "+r"(d[25]), "+r"(d[26]), "+r"(d[27]),
+        "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31])
+      : "l"(desc_a), "l"(desc_b), "r"(accumulate));
+}
+
+// d (64 x 72, fp32) += A (64 x 16, registers) * B (16 x 72, shared memory, MN-major).
+#define LATENTCAST_WGMMA_N72(TYPE)                                                                 \
+  asm volatile(                                                                                    \
+      "wgmma.mma_async.sync.aligned.m64n72k16.f32." TYPE "." TYPE                                  \
+      " "                                                                                          \
+      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, "     \
+      "%19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35}, "     \
+      "{%36, %37, %38, %39}, %40, 1, 1, 1, 1;\n"                                                   \
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]),        \
+        "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]),    \
+        "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), \
+        "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), \
+        "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), \
+        "+f"(d[35])                                                                                \
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b))
+template <class T>
+__device__ __forceinline__ void wgmma_rs_n72_tb(float (&d)[36], const std::uint32_t (&a)[4],
+                                                std::uint64_t desc_b) {
+  if constexpr (std::is_same_v<T, __nv_bfloat16>)
+    LATENTCAST_WGMMA_N72("bf16");
+  else
+    LATENTCAST_WGMMA_N72("f16");
+}
+#undef LATENTCAST_WGMMA_N72
+
 template <class Traits, class T>
 __global__ void __launch_bounds__(Traits::kThreads, 1)
     sage_fwd_ws_kernel(const __grid_constant__ SageFwdParams p,
@@ -88,7 +172,8 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   __shared__ KvRing<kStages> ring;
 
   const std::uint32_t sV = (smem_addr(smem_raw) + 1023u) & ~1023u;  // 128-byte swizzle: 1024
-  const std::uint32_t sK = sV + kStages * kBytesV;                  // 64-byte swizzle: 512
+  const std::uint32_t sK =                                          // 64-byte swizzle: 512
+      sV + kStages * kBytesV * (Traits::kTensorRowSum ? 2 : 1);
   const std::uint32_t sQ = sK + kStages * kBytesK8;
 
   const int m0 = blockIdx.x * kBlockM;
@@ -97,6 +182,14 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   const int wg = threadIdx.x / 128;
 
   if (threadIdx.x == 0) ring.init(4 * Traits::kConsumers);
+  if constexpr (Traits::kTensorRowSum) {  // the blocks of ones, seen by wgmma (async proxy)
+    const std::uint32_t one2 = E::pack(1.f, 1.f);
+    auto* ones =
+        reinterpret_cast<uint4*>(smem_raw + (sV + Traits::kOnesOffset - smem_addr(smem_raw)));
+    for (int i = threadIdx.x; i < Traits::kOnesOffset / 16; i += Traits::kThreads)
+      ones[i] = make_uint4(one2, one2, one2, one2);
+    flash::fence_proxy_async();
+  }
   __syncthreads();
 
   if (wg == 0) {  // the producer: one thread issues every copy
@@ -118,11 +211,13 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   // Rows past n_q (a whole consumer's, in the grid's last block) use the last block's scale.
   const float q_scale = p.q_scales[static_cast<std::int64_t>(bh) * q_blocks +
                                    min((m0 + cw * 64) / kQuantBlock, q_blocks - 1)];
-  auto k_scale = [&](int j, int g) { return k_scales[min(2 * j + g, k_blocks - 1)]; };
+  auto k_scale = [&](int j, int g) {
+    return k_scales[min(j * Traits::kScaleGroups + g, k_blocks - 1)];
+  };
 
-  float o[kDTiles * 4];
+  float o[Traits::kOValues];
 #pragma unroll
-  for (int i = 0; i < kDTiles * 4; ++i) o[i] = 0.f;
+  for (int i = 0; i < Traits::kOValues; ++i) o[i] = 0.f;
   float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.f, 0.f};
   int acc[kNTiles * 4];
   float s[kNTiles * 4];
@@ -130,61 +225,100 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
 
   // The key blocks' scales, read when the block's Q K^T is issued (in block order), so that
   // their load runs under the matrix product.
+  constexpr int kGroups = Traits::kScaleGroups, kGroupTiles = kQuantBlock / 8;
   int qk_block = 0;
-  float ks[2];
+  float ks[kGroups];
   auto issue_qk = [&](int stage) {
-    ks[0] = k_scale(qk_block, 0);
-    ks[1] = k_scale(qk_block, 1);
+#pragma unroll
+    for (int g = 0; g < kGroups; ++g) ks[g] = k_scale(qk_block, g);
     ++qk_block;
     const std::uint32_t k_tile = sK + stage * kBytesK8;
 #pragma unroll
-    for (int kk = 0; kk < 2; ++kk)
-      wgmma_s8_n128(acc, wgmma_desc_sw64(q_rows + kk * 32), wgmma_desc_sw64(k_tile + kk * 32),
-                    kk > 0);
+    for (int kk = 0; kk < 2; ++kk) {
+      const std::uint64_t da = wgmma_desc_sw64(q_rows + kk * 32);
+      const std::uint64_t db = wgmma_desc_sw64(k_tile + kk * 32);
+      if constexpr (kBlockN == 128)
+        wgmma_s8_n128(acc, da, db, kk > 0);
+      else
+        wgmma_s8_n64(acc, da, db, kk > 0);
+    }
     wgmma_commit();
   };
   auto issue_pv = [&](int stage) {
-    flash::issue_pv_sw128<T>(o, pa, sV + stage * kBytesV, kBytesV);
+    const std::uint32_t v_tile = sV + stage * kBytesV;
+    if constexpr (Traits::kTensorRowSum) {
+#pragma unroll
+      for (int kk = 0; kk < kBlockN / 16; ++kk)
+        wgmma_rs_n72_tb<T>(o, pa[kk],
+                           wgmma_desc_sw128(v_tile + kk * 2048, Traits::kOnesOffset, 1024));
+      wgmma_commit();
+    } else {
+      flash::issue_pv_sw128<T>(o, pa, v_tile, kBytesV);
+    }
   };
   // Online softmax in the exp2 domain on the INT32 scores of block j (Q carried softmax_scale
   // log2(e)): the row maximum per K scale group on the integers, dequantisation folded into the
   // exp2 argument. Keys past n_k (the last block) never win a maximum and get P = 0.
+  // The integer-to-float trick folds into the exp2 argument: bits(1.5 * 2^23 + acc) as a float is
+  // 12582912 + acc exactly, so p = exp2(that * sc - (mx + 12582912 sc)), one FMA.
   auto softmax = [&](int j, float(&corr)[2]) {
-    const float sc[2] = {q_scale * ks[0], q_scale * ks[1]};
+    float sc[kGroups];
+#pragma unroll
+    for (int g = 0; g < kGroups; ++g) sc[g] = q_scale * ks[g];
     const bool tail = (j + 1) * kBlockN > p.n_k;
     if (tail) {
 #pragma unroll
       for (int i = 0; i < kNTiles * 4; ++i)
         if (j * kBlockN + (i / 4) * 8 + 2 * tq + (i & 1) >= p.n_k) acc[i] = -kIntScoreLimit;
     }
+    float block_max[2];
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-      float mx = row_max[r];
+      float mx = -INFINITY;
 #pragma unroll
-      for (int g = 0; g < 2; ++g) {
+      for (int g = 0; g < kGroups; ++g) {
         int im = -kIntScoreLimit;
 #pragma unroll
-        for (int nt = g * 8; nt < g * 8 + 8; ++nt)
+        for (int nt = g * kGroupTiles; nt < (g + 1) * kGroupTiles; ++nt)
           im = max(im, max(acc[nt * 4 + 2 * r], acc[nt * 4 + 2 * r + 1]));
         im = max(im, __shfl_xor_sync(0xffffffffu, im, 1));
         im = max(im, __shfl_xor_sync(0xffffffffu, im, 2));
         mx = fmaxf(mx, int_to_float(im) * sc[g]);
       }
-      corr[r] = fast_exp2(row_max[r] - mx);
-      row_max[r] = mx;
+      block_max[r] = mx;
+    }
+    bool rescale = true;
+    if constexpr (Traits::kLazyRescale)
+      rescale = __any_sync(0xffffffffu, block_max[0] > row_max[0] + kRescaleThreshold ||
+                                            block_max[1] > row_max[1] + kRescaleThreshold);
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      if (rescale) {
+        const float mx = fmaxf(row_max[r], block_max[r]);
+        corr[r] = fast_exp2(row_max[r] - mx);
+        row_max[r] = mx;
+      }
+      const float mx = row_max[r];
+      float bias[kGroups];
+#pragma unroll
+      for (int g = 0; g < kGroups; ++g) bias[g] = -fmaf(12582912.f, sc[g], mx);
       float sum = 0.f;
 #pragma unroll
       for (int nt = 0; nt < kNTiles; ++nt)
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
           const int i = nt * 4 + 2 * r + e;
-          float pr = fast_exp2(fmaf(int_to_float(acc[i]), sc[nt / 8], -mx));
+          const float x = fmaf(__int_as_float(acc[i] + 0x4B400000), sc[nt / kGroupTiles],
+                               bias[nt / kGroupTiles]);
+          float pr = fast_exp2(x);
           if (tail && j * kBlockN + nt * 8 + 2 * tq + e >= p.n_k) pr = 0.f;
           s[i] = pr;
-          sum += pr;
+          if constexpr (!Traits::kTensorRowSum) sum += pr;
         }
-      row_sum[r] = row_sum[r] * corr[r] + sum;
+      if constexpr (!Traits::kTensorRowSum)
+        row_sum[r] = (rescale ? row_sum[r] * corr[r] : row_sum[r]) + sum;
     }
+    return rescale;
   };
   flash::ws_consume(ring, n_blocks, o, issue_qk, issue_pv, softmax, [&] { accum_to_a<T>(s, pa); });
 
@@ -197,9 +331,14 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
            static_cast<std::int64_t>(row0) * p.o_row_stride;
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
-    float sum = row_sum[r];
-    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+    float sum;
+    if constexpr (Traits::kTensorRowSum) {
+      sum = o[32 + 2 * r];  // every column of the ones block holds the row's sum
+    } else {
+      sum = row_sum[r];
+      sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+    }
     const float inv = 1.f / sum;
     const int row = warp * 16 + quad + 8 * r;
     if (row >= rows) continue;
@@ -249,7 +388,7 @@ cudaError_t launch_fwd_ws(const SageFwdParams& p, cudaStream_t stream) {
 template <int kHeadDim, class T>
 cudaError_t run_fwd_ws_hdim(const SageFwdParams& p, cudaStream_t stream) {
   static_assert(kHeadDim == 64, "the warp-specialised sage forward is instantiated for 64");
-  return launch_fwd_ws<SageWsTraits<2>, T>(p, stream);
+  return launch_fwd_ws<SageWsTraits<3, 64, 4, true, true>, T>(p, stream);
 }
 
 }  // namespace latentcast::kernels::sage
