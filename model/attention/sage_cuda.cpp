@@ -99,13 +99,14 @@ class SageCudaFunction : public torch::autograd::Function<SageCudaFunction> {
     const auto type = compute_type(out_type);
     const torch::Tensor q = prepare(q_in, type), k = prepare(k_in, type), v = prepare(v_in, type);
     const std::int64_t B = q.size(0), H = q.size(1), Nq = q.size(2), Nk = k.size(2), d = q.size(3);
-    torch::Tensor o = torch::empty({B, H, Nq, d}, q.options());  // [B, heads, Nq, d]
-    torch::Tensor lse = torch::empty({B, H, Nq}, q.options().dtype(torch::kFloat32));
-    torch::Tensor k_mean;  // [B, heads, d], float32
+    torch::Tensor o, lse, k_mean;  // [B, heads, Nq, d]; [B, heads, Nq] float32; [B, heads, d]
     {
       // The INT8 copies live only through the forward: the backward works on q, k in 16 bits.
+      // The quantisation launches first, so that its kernels run while the rest is set up.
       const SageQuantized qk = quantize(q, k);
       k_mean = qk.k_mean;
+      o = torch::empty({B, H, Nq, d}, q.options());
+      lse = torch::empty({B, H, Nq}, q.options().dtype(torch::kFloat32));
       sk::SageFwdParams p;
       p.q8 = qk.q8.data_ptr<std::int8_t>();
       p.k8 = qk.k8.data_ptr<std::int8_t>();

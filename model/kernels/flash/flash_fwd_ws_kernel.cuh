@@ -24,8 +24,17 @@
 //                  their matrix products; a deeper ring only costs residency. In
 //                  `latentcast-bench attention` (same run as SDPA): 0.94-1.07x cuDNN forward
 //                  (docs/benchmarks.md).
-//   Next: a persistent grid (the 192-row blocks leave a partial last wave at N = 4096) and
-//                  FlashAttention-3's ping-pong scheduling between the consumers.
+//   w4 2026-12-03  (next session) sage w2's changes (sage_fwd_ws_kernel.cuh): P's row sums on the
+//                  tensor cores (P V as m64n72 over V and a block of ones, no FADD per score),
+//                  64-key blocks with four consumer warpgroups (112 registers), 3 stages. Lab, one
+//                  run, alone: w3 439 / 477 / 322 -> 468 / 468 / 349 (kept); row sums alone on w3's
+//                  tiles 458 / 494 / 341; 64-key blocks, 4 consumers without them 446 / 455 / 338;
+//                  4 stages 468 / 468 / 352. The LSE now carries the sum of the bf16-rounded P:
+//                  within 2^-9 relative of the fp32 sum (1.0e-3 at N = 17 against an fp32
+//                  reference, 1.6e-4 at N = 4097), and O's numerator and denominator now use the
+//                  same P. `ctest -L gpu` passed on it; `latentcast-bench attention`: 0.99x /
+//                  0.96x / 1.21x cuDNN forward (docs/benchmarks.md, "Flash w4").
+//   Next: a persistent grid and FlashAttention-3's ping-pong scheduling between the consumers.
 #pragma once
 
 #include <cmath>
@@ -37,7 +46,9 @@
 
 namespace latentcast::kernels::flash {
 
-template <int kBlockN_, int kConsumers_, int kStages_>
+// kTensorRowSum_: P's row sums on the tensor cores (issue_pv_sw128_rowsum) instead of an FADD per
+// score, with a block of ones per V stage, kOnesOffset past it.
+template <int kBlockN_, int kConsumers_, int kStages_, bool kTensorRowSum_ = false>
 struct WsFwdTraits {
   static constexpr int kHeadDim = 64;  // one 128-byte swizzle atom per row
   static constexpr int kBlockN = kBlockN_, kConsumers = kConsumers_, kStages = kStages_;
@@ -46,15 +57,21 @@ struct WsFwdTraits {
   static constexpr int kNTiles = kBlockN / 8, kDTiles = kHeadDim / 8;
   static constexpr int kRowBytes = kHeadDim * 2;
   static constexpr int kBytesQ = kBlockM * kRowBytes, kBytesKV = kBlockN * kRowBytes;
-  static constexpr int kSmemBytes = 1024 + kBytesQ + 2 * kStages * kBytesKV;  // 1024: alignment
-  // Registers per thread after reallocation: 24 for the producer, the rest to the consumers
-  // (the register file holds 64 Ki; setmaxnreg takes multiples of 8).
+  static constexpr bool kTensorRowSum = kTensorRowSum_;
+  static constexpr int kOValues = kTensorRowSum ? 36 : 32;
+  static constexpr int kOnesOffset = kStages * kBytesKV;  // V stage s -> its block of ones
+  static constexpr int kSmemBytes =                       // 1024: alignment
+      1024 + kBytesQ + (kTensorRowSum ? 3 : 2) * kStages * kBytesKV;
+  // Registers per thread after reallocation: 24 for the producer, what that frees of the CTA's
+  // launch allocation to the consumers (setmaxnreg takes multiples of 8).
+  static constexpr int kLaunchRegs = 65536 / kThreads / 8 * 8;
   static constexpr int kProducerRegs = 24;
-  static constexpr int kConsumerRegs = kConsumers == 2 ? 240 : 160;
-  static_assert(kConsumers == 2 || kConsumers == 3, "2 or 3 consumer warpgroups");
+  static constexpr int kConsumerRegs =
+      (kLaunchRegs * kThreads - 128 * kProducerRegs) / (128 * kConsumers) / 8 * 8;
+  static_assert(kConsumers >= 2 && kConsumers <= 4, "2 to 4 consumer warpgroups");
   static_assert(kBlockN == 64 || kBlockN == 128, "wgmma shapes are instantiated for n = 64, 128");
   static_assert(kStages >= 2, "at least double-buffered");
-  static_assert(kProducerRegs * 128 + kConsumerRegs * 128 * kConsumers <= 65536, "register file");
+  static_assert(kConsumerRegs <= 256, "setmaxnreg's ceiling");
   static_assert(kSmemBytes <= 227 * 1024, "shared memory per CTA on sm_90");
 };
 
@@ -68,6 +85,31 @@ __device__ __forceinline__ void issue_pv_sw128(float (&o)[32],
   for (int kk = 0; kk < kKSteps; ++kk)
     wgmma_rs_n64_tb<T>(o, pa[kk], wgmma_desc_sw128(v_tile + kk * 2048, v_bytes, 1024));
   wgmma_commit();
+}
+
+// The same with P's row sums on the tensor cores (FlashAttention's FADD per score moved into the
+// product): m64n72 over V and 8 columns of a block of ones `ones_offset` bytes past the V tile
+// (the descriptor's leading offset, the next 64-column block for an MN-major B), so o[32..35]
+// carry the row sums of rows quad and quad + 8 (o[32 + 2 r], every column alike).
+template <class T, int kKSteps>
+__device__ __forceinline__ void issue_pv_sw128_rowsum(float (&o)[36],
+                                                      const std::uint32_t (&pa)[kKSteps][4],
+                                                      std::uint32_t v_tile,
+                                                      std::uint32_t ones_offset) {
+#pragma unroll
+  for (int kk = 0; kk < kKSteps; ++kk)
+    wgmma_rs_n72_tb<T>(o, pa[kk], wgmma_desc_sw128(v_tile + kk * 2048, ones_offset, 1024));
+  wgmma_commit();
+}
+
+// `bytes` of 16-bit 1.0 at `dst` (shared memory) by kThreads threads, made visible to wgmma
+// (the async proxy); the caller synchronises the CTA before the first product reads them.
+template <class T, int kThreads>
+__device__ __forceinline__ void fill_ones(unsigned char* dst, int bytes) {
+  const std::uint32_t one2 = Elem<T>::pack(1.f, 1.f);
+  for (int i = threadIdx.x; i < bytes / 16; i += kThreads)
+    reinterpret_cast<uint4*>(dst)[i] = make_uint4(one2, one2, one2, one2);
+  fence_proxy_async();
 }
 
 // The consumer side of the ring, shared by the flash and sage forwards: for every key block j,
@@ -147,6 +189,9 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   const int wg = threadIdx.x / 128;
 
   if (threadIdx.x == 0) ring.init(4 * Traits::kConsumers);
+  if constexpr (Traits::kTensorRowSum)
+    fill_ones<T, Traits::kThreads>(smem_raw + (sV + Traits::kOnesOffset - smem_addr(smem_raw)),
+                                   Traits::kOnesOffset);
   __syncthreads();
 
   if (wg == 0) {  // the producer: one thread issues every copy
@@ -164,9 +209,9 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   const std::uint32_t q_rows = sQ + cw * 64 * kRowBytes;
   const float scale_log2 = p.scale * 1.4426950408889634f;
 
-  float o[kDTiles * 4];
+  float o[Traits::kOValues];
 #pragma unroll
-  for (int i = 0; i < kDTiles * 4; ++i) o[i] = 0.f;
+  for (int i = 0; i < Traits::kOValues; ++i) o[i] = 0.f;
   float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.f, 0.f};
   float s[kNTiles * 4];
   std::uint32_t pa[kBlockN / 16][4];
@@ -185,7 +230,12 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     }
     wgmma_commit();
   };
-  auto issue_pv = [&](int stage) { issue_pv_sw128<T>(o, pa, sV + stage * kBytesKV, kBytesKV); };
+  auto issue_pv = [&](int stage) {
+    if constexpr (Traits::kTensorRowSum)
+      issue_pv_sw128_rowsum<T>(o, pa, sV + stage * kBytesKV, Traits::kOnesOffset);
+    else
+      issue_pv_sw128<T>(o, pa, sV + stage * kBytesKV, kBytesKV);
+  };
   // Masks keys past n_k (the last block only), exponentiates S in place against the new row
   // maxima and returns the factors that rescale what was accumulated before.
   auto softmax = [&](int j, float(&corr)[2]) {
@@ -212,9 +262,9 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
         const float p1 = fast_exp2(fmaf(s[nt * 4 + 2 * r + 1], scale_log2, -mxs));
         s[nt * 4 + 2 * r] = p0;
         s[nt * 4 + 2 * r + 1] = p1;
-        sum += p0 + p1;
+        if constexpr (!Traits::kTensorRowSum) sum += p0 + p1;
       }
-      row_sum[r] = row_sum[r] * corr[r] + sum;
+      if constexpr (!Traits::kTensorRowSum) row_sum[r] = row_sum[r] * corr[r] + sum;
     }
     return true;
   };
@@ -229,9 +279,14 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   unsigned char* stage = smem_raw + (q_rows - smem_addr(smem_raw));
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
-    float sum = row_sum[r];
-    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+    float sum;
+    if constexpr (Traits::kTensorRowSum) {
+      sum = o[32 + 2 * r];
+    } else {
+      sum = row_sum[r];
+      sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+    }
     const float inv = 1.f / sum;
     const int row = warp * 16 + quad + 8 * r;
     if (tq == 0 && row < rows) lse[row] = row_max[r] * p.scale + logf(sum);
@@ -290,7 +345,7 @@ template <int kHeadDim>
 struct WsFwdConfig;
 template <>
 struct WsFwdConfig<64> {
-  using Traits = WsFwdTraits<128, 3, 2>;
+  using Traits = WsFwdTraits<64, 4, 3, true>;
 };
 
 template <int kHeadDim, class T>

@@ -30,14 +30,17 @@ using Launch = cudaError_t (*)(const FlashFwdParams&, cudaStream_t);
 struct Variant {
   const char* name;
   Launch fn;
+  bool rowsum = false;  // row sums of the 16-bit P (tensor cores): LSE within 2^-9, not exact
 };
 static const Variant kVariants[] = {
     {"mma", &run_fwd_hdim<64, bf16>},
-    {"ws n128 c2 s2", &launch_fwd_ws<WsFwdTraits<128, 2, 2>, bf16>},
-    {"ws n128 c2 s3", &launch_fwd_ws<WsFwdTraits<128, 2, 3>, bf16>},
     {"ws n128 c3 s2", &launch_fwd_ws<WsFwdTraits<128, 3, 2>, bf16>},
     {"ws n128 c3 s3", &launch_fwd_ws<WsFwdTraits<128, 3, 3>, bf16>},
-    {"ws n128 c3 s4", &launch_fwd_ws<WsFwdTraits<128, 3, 4>, bf16>},
+    {"ws n128 c3 s2 R", &launch_fwd_ws<WsFwdTraits<128, 3, 2, true>, bf16>, true},
+    {"ws n64 c4 s3", &launch_fwd_ws<WsFwdTraits<64, 4, 3>, bf16>},
+    {"ws n64 c4 s3 R", &launch_fwd_ws<WsFwdTraits<64, 4, 3, true>, bf16>, true},
+    {"ws n64 c4 s4 R", &launch_fwd_ws<WsFwdTraits<64, 4, 4, true>, bf16>, true},
+    {"ws n128 c2 s2 R", &launch_fwd_ws<WsFwdTraits<128, 2, 2, true>, bf16>, true},
 };
 
 struct Problem {
@@ -150,7 +153,8 @@ static bool check(const Variant& var, int B, int H, int N, int d) {
       lerr = std::max(lerr, double(std::fabs(lse[size_t(bh) * N + i] - rl[i])));
     }
   }
-  const bool ok = err < 2e-2 && lerr < 1e-3 && std::isfinite(err);
+  // The row sums of bf16-rounded P differ from the fp32 ones by up to 2^-9 relative.
+  const bool ok = err < 2e-2 && lerr < (var.rowsum ? 2e-3 : 1e-3) && std::isfinite(err);
   std::printf("  %-14s (%d,%d,%d,%d): max|dO| %.2e  max|dLSE| %.2e  %s\n", var.name, B, H, N, d,
               err, lerr, ok ? "ok" : "FAIL");
   release(pr);

@@ -132,31 +132,6 @@ __device__ __forceinline__ void wgmma_s8_n64(int (&d)[32], std::uint64_t desc_a,
       : "l"(desc_a), "l"(desc_b), "r"(accumulate));
 }
 
-// d (64 x 72, fp32) += A (64 x 16, registers) * B (16 x 72, shared memory, MN-major).
-#define LATENTCAST_WGMMA_N72(TYPE)                                                                 \
-  asm volatile(                                                                                    \
-      "wgmma.mma_async.sync.aligned.m64n72k16.f32." TYPE "." TYPE                                  \
-      " "                                                                                          \
-      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, "     \
-      "%19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35}, "     \
-      "{%36, %37, %38, %39}, %40, 1, 1, 1, 1;\n"                                                   \
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]),        \
-        "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]),    \
-        "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), \
-        "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), \
-        "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), \
-        "+f"(d[35])                                                                                \
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b))
-template <class T>
-__device__ __forceinline__ void wgmma_rs_n72_tb(float (&d)[36], const std::uint32_t (&a)[4],
-                                                std::uint64_t desc_b) {
-  if constexpr (std::is_same_v<T, __nv_bfloat16>)
-    LATENTCAST_WGMMA_N72("bf16");
-  else
-    LATENTCAST_WGMMA_N72("f16");
-}
-#undef LATENTCAST_WGMMA_N72
-
 template <class Traits, class T>
 __global__ void __launch_bounds__(Traits::kThreads, 1)
     sage_fwd_ws_kernel(const __grid_constant__ SageFwdParams p,
@@ -182,14 +157,9 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   const int wg = threadIdx.x / 128;
 
   if (threadIdx.x == 0) ring.init(4 * Traits::kConsumers);
-  if constexpr (Traits::kTensorRowSum) {  // the blocks of ones, seen by wgmma (async proxy)
-    const std::uint32_t one2 = E::pack(1.f, 1.f);
-    auto* ones =
-        reinterpret_cast<uint4*>(smem_raw + (sV + Traits::kOnesOffset - smem_addr(smem_raw)));
-    for (int i = threadIdx.x; i < Traits::kOnesOffset / 16; i += Traits::kThreads)
-      ones[i] = make_uint4(one2, one2, one2, one2);
-    flash::fence_proxy_async();
-  }
+  if constexpr (Traits::kTensorRowSum)
+    flash::fill_ones<T, Traits::kThreads>(
+        smem_raw + (sV + Traits::kOnesOffset - smem_addr(smem_raw)), Traits::kOnesOffset);
   __syncthreads();
 
   if (wg == 0) {  // the producer: one thread issues every copy
@@ -247,11 +217,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   auto issue_pv = [&](int stage) {
     const std::uint32_t v_tile = sV + stage * kBytesV;
     if constexpr (Traits::kTensorRowSum) {
-#pragma unroll
-      for (int kk = 0; kk < kBlockN / 16; ++kk)
-        wgmma_rs_n72_tb<T>(o, pa[kk],
-                           wgmma_desc_sw128(v_tile + kk * 2048, Traits::kOnesOffset, 1024));
-      wgmma_commit();
+      flash::issue_pv_sw128_rowsum<T>(o, pa, v_tile, Traits::kOnesOffset);
     } else {
       flash::issue_pv_sw128<T>(o, pa, v_tile, kBytesV);
     }
