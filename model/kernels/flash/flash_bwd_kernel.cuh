@@ -389,13 +389,10 @@ cudaError_t launch_bwd_passes(const FlashBwdParams& p, cudaStream_t stream, Main
 template <class Traits, class T>
 cudaError_t launch_bwd(const FlashBwdParams& p, cudaStream_t stream) {
   return launch_bwd_passes<T>(p, stream, [&] {
-    auto kernel = flash_bwd_kernel<Traits, T>;
-    cudaError_t status = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                              Traits::kSmemBytes);
-    if (status != cudaSuccess) return status;
-    const dim3 grid((p.n_k + Traits::kBlockN - 1) / Traits::kBlockN, p.batch * p.heads);
-    kernel<<<grid, Traits::kThreads, Traits::kSmemBytes, stream>>>(p);
-    return cudaGetLastError();
+    return launch_with_smem(
+        flash_bwd_kernel<Traits, T>,
+        dim3((p.n_k + Traits::kBlockN - 1) / Traits::kBlockN, p.batch * p.heads), Traits::kThreads,
+        Traits::kSmemBytes, stream, p);
   });
 }
 

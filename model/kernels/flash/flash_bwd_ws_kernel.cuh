@@ -301,7 +301,7 @@ cudaError_t launch_bwd_ws(const FlashBwdParams& p, cudaStream_t stream) {
   const int bh = p.batch * p.heads;
   if (bh == 0 || bh > kMaxBatchHeads || p.n_q == 0 || p.n_k == 0 || p.d > Traits::kHeadDim)
     return cudaErrorNotSupported;
-  const Dtype dtype = std::is_same_v<T, __nv_bfloat16> ? Dtype::BFloat16 : Dtype::Float16;
+  const Dtype dtype = dtype_of<T>();
   BwdTensorMaps maps;
   cudaError_t status =
       encode_tile_map(&maps.q, p.q, dtype, p.batch, p.heads, p.n_q, p.d, p.q_row_stride,
@@ -317,13 +317,9 @@ cudaError_t launch_bwd_ws(const FlashBwdParams& p, cudaStream_t stream) {
                              p.v_head_stride, p.v_batch_stride, Traits::kBlockN);
   if (status != cudaSuccess) return status;
   return launch_bwd_passes<T>(p, stream, [&] {
-    auto kernel = flash_bwd_ws_kernel<Traits, T>;
-    cudaError_t st = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          Traits::kSmemBytes);
-    if (st != cudaSuccess) return st;
-    const dim3 grid((p.n_k + Traits::kBlockN - 1) / Traits::kBlockN, bh);
-    kernel<<<grid, Traits::kThreads, Traits::kSmemBytes, stream>>>(p, maps);
-    return cudaGetLastError();
+    return launch_with_smem(flash_bwd_ws_kernel<Traits, T>,
+                            dim3((p.n_k + Traits::kBlockN - 1) / Traits::kBlockN, bh),
+                            Traits::kThreads, Traits::kSmemBytes, stream, p, maps);
   });
 }
 

@@ -1,6 +1,6 @@
 // Building blocks of the flash kernels: the 16-bit element types (bf16, fp16) with their
 // tensor-core instruction (mma.sync m16n8k16, fp32 accumulators), ldmatrix, cp.async with zero
-// fill, and the tile copy from global to padded shared memory.
+// fill, the tile copy from global to padded shared memory, and the host's launch helper.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -8,8 +8,28 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <type_traits>
+
+#include "model/kernels/flash/flash.h"
 
 namespace latentcast::kernels::flash {
+
+template <class T>
+constexpr Dtype dtype_of() {
+  return std::is_same_v<T, __nv_bfloat16> ? Dtype::BFloat16 : Dtype::Float16;
+}
+
+// Launches a kernel with `smem` bytes of dynamic shared memory, its limit raised to that first (the
+// tiles of every flash and sage kernel pass the 48 KiB default).
+template <class... Params, class... Args>
+cudaError_t launch_with_smem(void (*kernel)(Params...), dim3 grid, int threads, int smem,
+                             cudaStream_t stream, const Args&... args) {
+  const cudaError_t status =
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+  if (status != cudaSuccess) return status;
+  kernel<<<grid, threads, smem, stream>>>(args...);
+  return cudaGetLastError();
+}
 
 template <class T>
 struct Elem;

@@ -244,13 +244,9 @@ cudaError_t launch_fwd_wgmma(const FlashFwdParams& p, cudaStream_t stream) {
   const int bh = p.batch * p.heads;
   if (bh == 0 || p.n_q == 0) return cudaSuccess;
   if (bh > kMaxBatchHeads) return cudaErrorInvalidConfiguration;
-  auto kernel = flash_fwd_wgmma_kernel<Traits, T>;
-  cudaError_t status =
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Traits::kSmemBytes);
-  if (status != cudaSuccess) return status;
-  const dim3 grid((p.n_q + Traits::kBlockM - 1) / Traits::kBlockM, bh);
-  kernel<<<grid, Traits::kThreads, Traits::kSmemBytes, stream>>>(p);
-  return cudaGetLastError();
+  return launch_with_smem(flash_fwd_wgmma_kernel<Traits, T>,
+                          dim3((p.n_q + Traits::kBlockM - 1) / Traits::kBlockM, bh),
+                          Traits::kThreads, Traits::kSmemBytes, stream, p);
 }
 
 // Tile shapes (the version log has the numbers): only head dim 128 is instantiated, where this

@@ -112,6 +112,22 @@ __device__ __forceinline__ void fill_ones(unsigned char* dst, int bytes) {
   fence_proxy_async();
 }
 
+// Row r's (quad or quad + 8) softmax denominator at the end, in every lane of its quad: from the
+// row-sum columns of O (issue_pv_sw128_rowsum) or from the lane's partial sums reduced over the
+// quad.
+template <bool kTensorRowSum, int kOValues>
+__device__ __forceinline__ float row_total(const float (&o)[kOValues], const float (&row_sum)[2],
+                                           int r) {
+  if constexpr (kTensorRowSum) {
+    static_assert(kOValues == 36, "the row sums follow O's 32 values");
+    return o[32 + 2 * r];
+  } else {
+    float sum = row_sum[r];
+    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+    return sum + __shfl_xor_sync(0xffffffffu, sum, 2);
+  }
+}
+
 // The consumer side of the ring, shared by the flash and sage forwards: for every key block j,
 // S_j = Q K_j^T and P_{j-1} V_{j-1} issued, the softmax of S_j while the latter runs on the
 // tensor cores, then O (fp32 accumulators, 4 per 8-column tile) rescaled and P_j packed as
@@ -279,14 +295,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   unsigned char* stage = smem_raw + (q_rows - smem_addr(smem_raw));
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
-    float sum;
-    if constexpr (Traits::kTensorRowSum) {
-      sum = o[32 + 2 * r];
-    } else {
-      sum = row_sum[r];
-      sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-    }
+    const float sum = row_total<Traits::kTensorRowSum>(o, row_sum, r);
     const float inv = 1.f / sum;
     const int row = warp * 16 + quad + 8 * r;
     if (tq == 0 && row < rows) lse[row] = row_max[r] * p.scale + logf(sum);
@@ -319,7 +328,7 @@ cudaError_t launch_fwd_ws(const FlashFwdParams& p, cudaStream_t stream) {
   const int bh = p.batch * p.heads;
   if (bh == 0 || p.n_q == 0) return cudaSuccess;
   if (bh > kMaxBatchHeads || p.n_k == 0 || p.d > Traits::kHeadDim) return cudaErrorNotSupported;
-  const Dtype dtype = std::is_same_v<T, __nv_bfloat16> ? Dtype::BFloat16 : Dtype::Float16;
+  const Dtype dtype = dtype_of<T>();
   FwdTensorMaps maps;
   cudaError_t status =
       encode_tile_map(&maps.q, p.q, dtype, p.batch, p.heads, p.n_q, p.d, p.q_row_stride,
@@ -331,13 +340,9 @@ cudaError_t launch_fwd_ws(const FlashFwdParams& p, cudaStream_t stream) {
     status = encode_tile_map(&maps.v, p.v, dtype, p.batch, p.heads, p.n_k, p.d, p.v_row_stride,
                              p.v_head_stride, p.v_batch_stride, Traits::kBlockN);
   if (status != cudaSuccess) return status;
-  auto kernel = flash_fwd_ws_kernel<Traits, T>;
-  status =
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Traits::kSmemBytes);
-  if (status != cudaSuccess) return status;
-  const dim3 grid((p.n_q + Traits::kBlockM - 1) / Traits::kBlockM, bh);
-  kernel<<<grid, Traits::kThreads, Traits::kSmemBytes, stream>>>(p, maps);
-  return cudaGetLastError();
+  return launch_with_smem(flash_fwd_ws_kernel<Traits, T>,
+                          dim3((p.n_q + Traits::kBlockM - 1) / Traits::kBlockM, bh),
+                          Traits::kThreads, Traits::kSmemBytes, stream, p, maps);
 }
 
 // The tiles that run (the version log has the alternatives' numbers).

@@ -13,18 +13,10 @@
 
 #include "model/kernels/flash/flash_fwd_kernel.cuh"
 #include "model/kernels/flash/flash_fwd_ws_kernel.cuh"
+#include "model/kernels/lab/lab_common.cuh"
 
 using namespace latentcast::kernels::flash;
 using bf16 = __nv_bfloat16;
-
-#define CK(x)                                                                             \
-  do {                                                                                    \
-    cudaError_t e = (x);                                                                  \
-    if (e != cudaSuccess) {                                                               \
-      std::printf("CUDA error %s at %s:%d\n", cudaGetErrorString(e), __FILE__, __LINE__); \
-      std::exit(1);                                                                       \
-    }                                                                                     \
-  } while (0)
 
 using Launch = cudaError_t (*)(const FlashFwdParams&, cudaStream_t);
 struct Variant {
@@ -87,17 +79,10 @@ static void release(Problem& pr) {
 }
 
 static std::vector<float> fetch_o(const Problem& pr) {
-  const size_t n = size_t(pr.B) * pr.H * pr.N * pr.d;
-  std::vector<bf16> buf(n);
-  CK(cudaMemcpy(buf.data(), pr.o, n * 2, cudaMemcpyDeviceToHost));
-  std::vector<float> out(n);
-  for (size_t i = 0; i < n; ++i) out[i] = __bfloat162float(buf[i]);
-  return out;
+  return fetch_bf16(pr.o, size_t(pr.B) * pr.H * pr.N * pr.d);
 }
 static std::vector<float> fetch_lse(const Problem& pr) {
-  std::vector<float> out(size_t(pr.B) * pr.H * pr.N);
-  CK(cudaMemcpy(out.data(), pr.lse, out.size() * 4, cudaMemcpyDeviceToHost));
-  return out;
+  return fetch_f32(pr.lse, size_t(pr.B) * pr.H * pr.N);
 }
 
 // fp32 reference of one (b, h) slice's rows [0, rows).
@@ -163,20 +148,8 @@ static bool check(const Variant& var, int B, int H, int N, int d) {
 
 static void bench(const Variant& var, int B, int H, int N, int d) {
   Problem pr = make(B, H, N, d, 7);
-  cudaEvent_t a, b;
-  CK(cudaEventCreate(&a));
-  CK(cudaEventCreate(&b));
   if (var.fn(pr.p, nullptr) == cudaErrorNotSupported) return;
-  CK(cudaDeviceSynchronize());
-  for (int i = 0; i < 5; ++i) CK(var.fn(pr.p, nullptr));
-  int reps = 50;
-  CK(cudaEventRecord(a));
-  for (int i = 0; i < reps; ++i) var.fn(pr.p, nullptr);
-  CK(cudaEventRecord(b));
-  CK(cudaEventSynchronize(b));
-  float ms = 0;
-  CK(cudaEventElapsedTime(&ms, a, b));
-  ms /= reps;
+  const float ms = event_ms(5, 50, [&] { CK(var.fn(pr.p, nullptr)); });
   const double flops = 4.0 * B * H * double(N) * N * d;
   std::printf("  %-14s (%d,%d,%d,%d): %.3f ms  %.0f TFLOP/s\n", var.name, B, H, N, d, ms,
               flops / ms / 1e9);
@@ -263,14 +236,6 @@ static void free_bwd(BwdBufs& bb) {
   cudaFree(bb.dout), cudaFree(bb.dq), cudaFree(bb.dk), cudaFree(bb.dv), cudaFree(bb.delta),
       cudaFree(bb.dq_accum);
 }
-static std::vector<float> fetch16(const bf16* p, size_t n) {
-  std::vector<bf16> buf(n);
-  CK(cudaMemcpy(buf.data(), p, n * 2, cudaMemcpyDeviceToHost));
-  std::vector<float> out(n);
-  for (size_t i = 0; i < n; ++i) out[i] = __bfloat162float(buf[i]);
-  return out;
-}
-
 static bool check_bwd(const BwdVariant& var, int B, int H, int N, int d) {
   Problem pr = make(B, H, N, d, 4321 + N);
   BwdBufs bb = make_bwd(pr);
@@ -280,7 +245,7 @@ static bool check_bwd(const BwdVariant& var, int B, int H, int N, int d) {
     CK(e0);
   }
   CK(cudaDeviceSynchronize());
-  auto rq = fetch16(bb.dq, n), rk = fetch16(bb.dk, n), rv = fetch16(bb.dv, n);
+  auto rq = fetch_bf16(bb.dq, n), rk = fetch_bf16(bb.dk, n), rv = fetch_bf16(bb.dv, n);
   CK(cudaMemset(bb.dk, 0xff, n * 2));
   CK(cudaMemset(bb.dv, 0xff, n * 2));
   CK(cudaMemset(bb.dq, 0xff, n * 2));
@@ -292,7 +257,7 @@ static bool check_bwd(const BwdVariant& var, int B, int H, int N, int d) {
   }
   CK(st);
   CK(cudaDeviceSynchronize());
-  auto oq = fetch16(bb.dq, n), ok_ = fetch16(bb.dk, n), ov = fetch16(bb.dv, n);
+  auto oq = fetch_bf16(bb.dq, n), ok_ = fetch_bf16(bb.dk, n), ov = fetch_bf16(bb.dv, n);
   auto rel = [&](const std::vector<float>& a, const std::vector<float>& r) {
     double mx = 0, e = 0;
     for (size_t i = 0; i < n; ++i) {
@@ -314,19 +279,7 @@ static void bench_bwd(const BwdVariant& var, int B, int H, int N, int d) {
   Problem pr = make(B, H, N, d, 5);
   BwdBufs bb = make_bwd(pr);
   if (var.fn(bb.p, nullptr) == cudaErrorNotSupported) return;
-  CK(cudaDeviceSynchronize());
-  for (int i = 0; i < 3; ++i) CK(var.fn(bb.p, nullptr));
-  cudaEvent_t a, b;
-  CK(cudaEventCreate(&a));
-  CK(cudaEventCreate(&b));
-  const int reps = 20;
-  CK(cudaEventRecord(a));
-  for (int i = 0; i < reps; ++i) var.fn(bb.p, nullptr);
-  CK(cudaEventRecord(b));
-  CK(cudaEventSynchronize(b));
-  float ms = 0;
-  CK(cudaEventElapsedTime(&ms, a, b));
-  ms /= reps;
+  const float ms = event_ms(3, 20, [&] { CK(var.fn(bb.p, nullptr)); });
   const double flops = 2.5 * 4.0 * B * H * double(N) * N * d;
   std::printf("  bwd %-8s (%d,%d,%d,%d): %.3f ms  %.0f TFLOP/s\n", var.name, B, H, N, d, ms,
               flops / ms / 1e9);

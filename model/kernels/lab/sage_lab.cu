@@ -10,19 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "model/kernels/lab/lab_common.cuh"
 #include "model/kernels/sage/sage.h"
 #include "model/kernels/sage/sage_fwd_ws_kernel.cuh"
 
 using namespace latentcast::kernels;
 using bf16 = __nv_bfloat16;
-#define CK(x)                                                                              \
-  do {                                                                                     \
-    cudaError_t e_ = (x);                                                                  \
-    if (e_ != cudaSuccess) {                                                               \
-      std::printf("CUDA error %s at %s:%d\n", cudaGetErrorString(e_), __FILE__, __LINE__); \
-      std::exit(1);                                                                        \
-    }                                                                                      \
-  } while (0)
 
 struct Prob {
   int B, H, N, d;
@@ -77,18 +70,6 @@ static void release(Prob& p) {
                   (void*)p.q8, (void*)p.k8, (void*)p.qs, (void*)p.ks})
     cudaFree(x);
 }
-static std::vector<float> fetch(const bf16* p, size_t n) {
-  std::vector<bf16> b(n);
-  CK(cudaMemcpy(b.data(), p, n * 2, cudaMemcpyDeviceToHost));
-  std::vector<float> o(n);
-  for (size_t i = 0; i < n; ++i) o[i] = __bfloat162float(b[i]);
-  return o;
-}
-static std::vector<float> fetchf(const float* p, size_t n) {
-  std::vector<float> o(n);
-  CK(cudaMemcpy(o.data(), p, n * 4, cudaMemcpyDeviceToHost));
-  return o;
-}
 
 // The warp-specialised kernel's tile and exp2 variants (SageWsTraits): the dispatched one first.
 struct Variant {
@@ -119,8 +100,8 @@ static bool check(const Variant& var, int B, int H, int N, int d, float off) {
   const size_t n = size_t(B) * H * N * d;
   CK(mma(pr.fp));
   CK(cudaDeviceSynchronize());
-  auto ro = fetch(pr.o, n);
-  auto rl = fetchf(pr.lse, size_t(B) * H * N);
+  auto ro = fetch_bf16(pr.o, n);
+  auto rl = fetch_f32(pr.lse, size_t(B) * H * N);
   CK(cudaMemset(pr.o, 0xff, n * 2));
   CK(cudaMemset(pr.lse, 0xff, size_t(B) * H * N * 4));
   cudaError_t st = var.run(pr.fp);
@@ -131,8 +112,8 @@ static bool check(const Variant& var, int B, int H, int N, int d, float off) {
   }
   CK(st);
   CK(cudaDeviceSynchronize());
-  auto oo = fetch(pr.o, n);
-  auto ol = fetchf(pr.lse, size_t(B) * H * N);
+  auto oo = fetch_bf16(pr.o, n);
+  auto ol = fetch_f32(pr.lse, size_t(B) * H * N);
   double e = 0, mx = 0, le = 0, l1 = 0, l1_ref = 0;
   for (size_t i = 0; i < n; ++i) {
     const double df = std::fabs(double(oo[i]) - ro[i]);
@@ -156,20 +137,8 @@ static bool check(const Variant& var, int B, int H, int N, int d, float off) {
 
 static void bench(int B, int H, int N, int d) {
   Prob pr = make(B, H, N, d, 0.f);
-  cudaEvent_t a, b;
-  CK(cudaEventCreate(&a));
-  CK(cudaEventCreate(&b));
   auto time = [&](const char* name, auto once) {
-    for (int i = 0; i < 5; ++i) once();
-    CK(cudaDeviceSynchronize());
-    const int reps = 50;
-    CK(cudaEventRecord(a));
-    for (int i = 0; i < reps; ++i) once();
-    CK(cudaEventRecord(b));
-    CK(cudaEventSynchronize(b));
-    float ms = 0;
-    CK(cudaEventElapsedTime(&ms, a, b));
-    ms /= reps;
+    const float ms = event_ms(5, 50, once);
     std::printf("  sage %-16s (%d,%d,%d,%d): %.3f ms  %.0f TFLOP/s\n", name, B, H, N, d, ms,
                 4.0 * B * H * double(N) * N * d / ms / 1e9);
   };

@@ -297,14 +297,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
            static_cast<std::int64_t>(row0) * p.o_row_stride;
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
-    float sum;
-    if constexpr (Traits::kTensorRowSum) {
-      sum = o[32 + 2 * r];  // every column of the ones block holds the row's sum
-    } else {
-      sum = row_sum[r];
-      sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-    }
+    const float sum = flash::row_total<Traits::kTensorRowSum>(o, row_sum, r);
     const float inv = 1.f / sum;
     const int row = warp * 16 + quad + 8 * r;
     if (row >= rows) continue;
@@ -330,8 +323,7 @@ cudaError_t launch_fwd_ws(const SageFwdParams& p, cudaStream_t stream) {
   if (bh == 0 || p.n_q == 0) return cudaSuccess;
   if (bh > flash::kMaxBatchHeads || p.n_k == 0 || p.d > Traits::kHeadDim)
     return cudaErrorNotSupported;
-  const flash::Dtype dtype =
-      std::is_same_v<T, __nv_bfloat16> ? flash::Dtype::BFloat16 : flash::Dtype::Float16;
+  const flash::Dtype dtype = flash::dtype_of<T>();
   SageTensorMaps maps;
   cudaError_t status =
       flash::encode_int8_tile_map(&maps.q8, p.q8, p.batch, p.heads, p.n_q, Traits::kBlockM);
@@ -342,13 +334,9 @@ cudaError_t launch_fwd_ws(const SageFwdParams& p, cudaStream_t stream) {
         flash::encode_tile_map(&maps.v, p.v, dtype, p.batch, p.heads, p.n_k, p.d, p.v_row_stride,
                                p.v_head_stride, p.v_batch_stride, Traits::kBlockN);
   if (status != cudaSuccess) return status;
-  auto kernel = sage_fwd_ws_kernel<Traits, T>;
-  status =
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Traits::kSmemBytes);
-  if (status != cudaSuccess) return status;
-  const dim3 grid((p.n_q + Traits::kBlockM - 1) / Traits::kBlockM, bh);
-  kernel<<<grid, Traits::kThreads, Traits::kSmemBytes, stream>>>(p, maps);
-  return cudaGetLastError();
+  return flash::launch_with_smem(sage_fwd_ws_kernel<Traits, T>,
+                                 dim3((p.n_q + Traits::kBlockM - 1) / Traits::kBlockM, bh),
+                                 Traits::kThreads, Traits::kSmemBytes, stream, p, maps);
 }
 
 template <int kHeadDim, class T>
