@@ -136,8 +136,17 @@ class SageCudaFunction : public torch::autograd::Function<SageCudaFunction> {
     const auto out_type = static_cast<c10::ScalarType>(ctx->saved_data["out_type"].toInt());
     // The smoothed K the forward's scores (and so its LSE) were of; dK is the same for K and
     // K - mean (sage_fwd_kernel.cuh, "Backward").
-    const torch::Tensor k_smooth =
-        (k.to(torch::kFloat32) - k_mean.unsqueeze(2)).to(q.scalar_type()).contiguous();
+    const torch::Tensor k_smooth = torch::empty(k.sizes(), k.options());
+    sk::SageSmoothParams sp;
+    sp.k = k.data_ptr();
+    sp.k_batch_stride = k.stride(0), sp.k_head_stride = k.stride(1), sp.k_row_stride = k.stride(2);
+    sp.k_mean = k_mean.data_ptr<float>();
+    sp.k_smooth = k_smooth.data_ptr();
+    sp.batch = static_cast<int>(k.size(0)), sp.heads = static_cast<int>(k.size(1));
+    sp.n_k = static_cast<int>(k.size(2)), sp.d = static_cast<int>(k.size(3));
+    check_launch(sk::run_smooth_k(sp, kernel_dtype(q.scalar_type()),
+                                  c10::cuda::getCurrentCUDAStream().stream()),
+                 "sage attention backward (smoothed K)");
     const Grads g = flash_backward(q, k_smooth, v, o, lse, grads[0], "sage attention backward");
     return {g.dq.to(out_type), g.dk.to(out_type), g.dv.to(out_type)};
   }

@@ -52,10 +52,21 @@ struct SageFwdParams {
   int batch = 0, heads = 0, n_q = 0, n_k = 0, d = 0;
 };
 
+// The K that sage's log-sum-exp is of, for the backward: k - k_mean rounded to k's 16-bit type,
+// one pass (sage_quant_kernel.cuh). k as for the quantisation pass; k_smooth contiguous.
+struct SageSmoothParams {
+  const void* k = nullptr;  // [B, heads, n_k, d]
+  std::int64_t k_batch_stride = 0, k_head_stride = 0, k_row_stride = 0;
+  const float* k_mean = nullptr;  // [B, heads, d], as written by the quantisation pass
+  void* k_smooth = nullptr;       // [B, heads, n_k, d] contiguous, written
+  int batch = 0, heads = 0, n_k = 0, d = 0;
+};
+
 // Launch on `stream` (a cudaStream_t passed as void*). Empty on success, else the CUDA error text.
 // The device check is the flash kernels' (kernels::flash::device_support): same library, same
 // sm_80 floor (mma.sync with s8 operands and bf16 operands both need it).
 std::string run_quant(const SageQuantParams& params, Dtype dtype, void* stream);
 std::string run_fwd(const SageFwdParams& params, Dtype dtype, void* stream);
+std::string run_smooth_k(const SageSmoothParams& params, Dtype dtype, void* stream);
 
 }  // namespace latentcast::kernels::sage

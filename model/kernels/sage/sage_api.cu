@@ -66,4 +66,11 @@ std::string run_fwd(const SageFwdParams& p, Dtype dtype, void* stream) {
   return text(dtype == Dtype::BFloat16 ? fwd<__nv_bfloat16>(p, s) : fwd<__half>(p, s));
 }
 
+std::string run_smooth_k(const SageSmoothParams& p, Dtype dtype, void* stream) {
+  const auto s = static_cast<cudaStream_t>(stream);
+  if (p.d % 8 != 0) return text(cudaErrorInvalidValue);
+  return text(dtype == Dtype::BFloat16 ? run_smooth_k_typed<__nv_bfloat16>(p, s)
+                                       : run_smooth_k_typed<__half>(p, s));
+}
+
 }  // namespace latentcast::kernels::sage

@@ -13,6 +13,8 @@ namespace latentcast::kernels::sage {
 
 template <int kHeadDim, class T>
 cudaError_t run_quant_hdim(const SageQuantParams& p, cudaStream_t stream);
+template <class T>
+cudaError_t run_smooth_k_typed(const SageSmoothParams& p, cudaStream_t stream);
 template <int kHeadDim, class T>
 cudaError_t run_fwd_hdim(const SageFwdParams& p, cudaStream_t stream);
 // The warp-specialised Hopper forward (sage_fwd_ws_hdim64.cu, sm_90a, built when the flash wgmma

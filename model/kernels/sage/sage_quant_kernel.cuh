@@ -153,6 +153,45 @@ __global__ void __launch_bounds__(Traits::kThreads) sage_quant_kernel(const Sage
   }
 }
 
+// k_smooth = k - k_mean in T, 8 elements (16 bytes) per thread and step.
+template <class T>
+__global__ void sage_smooth_k_kernel(const SageSmoothParams p) {
+  const int chunks_per_row = p.d / 8;
+  const std::int64_t rows = static_cast<std::int64_t>(p.batch) * p.heads * p.n_k;
+  const std::int64_t chunks = rows * chunks_per_row;
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+       i < chunks; i += stride) {
+    const std::int64_t row = i / chunks_per_row, bh = row / p.n_k, n = row % p.n_k;
+    const int col = static_cast<int>(i % chunks_per_row) * 8;
+    const std::int64_t b = bh / p.heads, h = bh % p.heads;
+    float x[8];
+    load8(static_cast<const T*>(p.k) + b * p.k_batch_stride + h * p.k_head_stride +
+              n * p.k_row_stride + col,
+          x);
+    const float* mean = p.k_mean + bh * p.d + col;
+    const float4 m0 = *reinterpret_cast<const float4*>(mean);
+    const float4 m1 = *reinterpret_cast<const float4*>(mean + 4);
+    uint4 out;
+    out.x = flash::Elem<T>::pack(x[0] - m0.x, x[1] - m0.y);
+    out.y = flash::Elem<T>::pack(x[2] - m0.z, x[3] - m0.w);
+    out.z = flash::Elem<T>::pack(x[4] - m1.x, x[5] - m1.y);
+    out.w = flash::Elem<T>::pack(x[6] - m1.z, x[7] - m1.w);
+    reinterpret_cast<uint4*>(p.k_smooth)[i] = out;
+  }
+}
+
+template <class T>
+cudaError_t run_smooth_k_typed(const SageSmoothParams& p, cudaStream_t stream) {
+  const std::int64_t chunks = static_cast<std::int64_t>(p.batch) * p.heads * p.n_k * (p.d / 8);
+  if (chunks == 0) return cudaSuccess;
+  constexpr int kThreads = 256;
+  const std::int64_t blocks = (chunks + kThreads - 1) / kThreads;
+  sage_smooth_k_kernel<T>
+      <<<static_cast<unsigned>(blocks < 65536 * 8 ? blocks : 65536 * 8), kThreads, 0, stream>>>(p);
+  return cudaGetLastError();
+}
+
 template <int kHeadDim, class T>
 cudaError_t run_quant_hdim(const SageQuantParams& p, cudaStream_t stream) {
   using Traits = QuantTraits<kHeadDim>;
