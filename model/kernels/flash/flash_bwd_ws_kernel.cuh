@@ -7,7 +7,8 @@
 //   P^T = exp(scale S^T - LSE), dS^T = P^T (dP^T - D)   (registers),
 //   dV += P^T dO_i and dK += dS^T Q_i             (P^T, dS^T from registers),
 //   dQ_i += dS K                                  (dS^T through shared memory; the consumers
-//                                                  split dQ's columns, fp32 atomics).
+//                                                  split dQ's columns; added to the fp32
+//                                                  accumulator by TMA reductions).
 // The preprocessing (D = rowsum(dO O), dQ accumulator zeroed) and the dQ conversion are the
 // mma.sync backward's (flash_bwd_kernel.cuh). Ref: Dao 2023, "FlashAttention-2", Algorithm 2;
 // Shah et al. 2024, "FlashAttention-3".
@@ -35,7 +36,30 @@
 //                  racecheck tests therefore run the mma.sync kernels (tests/CMakeLists.txt).
 //   Tried 2026-12-03 (next session): LSE and D by bulk copies (cp.async.bulk) with Q and dO.
 //                  Gradients as before, but racecheck still reported hazards in the kernel, so it
-//                  was not kept. Next: a persistent grid.
+//                  was not kept.
+//   b6 2026-12-03 (third session)  dQ into the accumulator by TMA: each consumer stores its 64 x 32
+//                  fp32 block of a step into shared memory (128-byte swizzle, three buffers), and
+//                  one of its threads issues cp.reduce.async.bulk.tensor (the additions in the L2)
+//                  instead of 16 float2 atomics per thread. Lab, whole backward (preprocessing
+//                  and dQ conversion included), two H200s:
+//                    (4,8,4096,64) / (1,8,16384,64) / (2,8,3136,64), ms
+//                    b5 (atomics)                           1.069 / 4.013 / 0.424
+//                    TMA, 2 buffers                         0.939 / 3.551 / 0.375
+//                    TMA, 3 buffers (b6)                    0.933 / 3.520 / 0.373
+//                    TMA issued by a producer warp          0.954 / 3.611 / 0.381
+//                      (mbarriers between it and the consumers: the consumers never wait
+//                       on a reduction, but 128 arrivals per consumer and step cost more)
+//                  and on the other H200 (b5 1.039 / 3.893 / 0.411 there): TMA with 2 buffers
+//                  0.912 / 3.451 / 0.363; each consumer over its own 64 keys into all 64 of
+//                  dQ's columns (no barrier between the consumers, twice the reductions; dK from
+//                  dS^T in shared memory to fit the registers) 0.943 / 3.439 / 0.363.
+//                  Ablations there (wrong results, timing only): no dQ accumulation at all
+//                  0.671 / 2.443 / 0.263, no dQ product either 0.661 / 2.400 / 0.259, no barrier
+//                  between the consumers 1.006 / 3.762 / 0.397, no exp2 1.001 / 3.734 / 0.396:
+//                  adding dQ to global memory is still the largest cost (0.26 ms of 0.91 at
+//                  (4,8,4096,64)); the exp2 and the barrier are 3 % each. Next: fewer dQ
+//                  additions (more keys per CTA, or two CTAs of a cluster adding theirs in
+//                  shared memory first).
 #pragma once
 
 #include <cmath>
@@ -49,24 +73,31 @@
 namespace latentcast::kernels::flash {
 
 struct BwdTensorMaps {
-  CUtensorMap q, k, v, dout;
+  CUtensorMap q, k, v, dout, dq_accum;
 };
 
+// A step's dQ_i += dS_i K (each consumer: 32 of dQ's columns over all the CTA's keys) reaches the
+// fp32 accumulator by TMA: the consumer stores it into shared memory (kDqBuffers buffers each),
+// and after a barrier over its warpgroup one of its threads issues a reduction
+// (cp.reduce.async.bulk.tensor: the additions happen in the L2).
 template <int kStages_>
 struct WsBwdTraits {
   static constexpr int kHeadDim = 64, kConsumers = 2, kStages = kStages_;
+  static constexpr int kDqBuffers = 3;             // a reduction may still read the last two
   static constexpr int kBlockM = 64;               // queries per step
   static constexpr int kBlockN = 64 * kConsumers;  // keys per CTA
   static constexpr int kThreads = 128 * (kConsumers + 1);
   static constexpr int kDqCols = kHeadDim / kConsumers;  // dQ columns per consumer
   static constexpr int kRowBytes = kHeadDim * 2;
   static constexpr int kBytesQ = kBlockM * kRowBytes, kBytesKV = kBlockN * kRowBytes;
-  static constexpr int kBytesS = kBlockN * kBlockM * 2;  // dS^T, [keys][queries]
-  static constexpr int kBytesStats = 2 * kBlockM * 4;    // LSE (log2 units) and D of a step
-  static constexpr int kSmemBytes =
-      1024 + 2 * kBytesKV + 2 * kStages * kBytesQ + 2 * kBytesS + kStages * kBytesStats;
+  static constexpr int kBytesS = kBlockN * kBlockM * 2;   // dS^T, [keys][queries]
+  static constexpr int kBytesStats = 2 * kBlockM * 4;     // LSE (log2 units) and D of a step
+  static constexpr int kBytesDq = kBlockM * kDqCols * 4;  // one consumer's dQ of a step, fp32
+  static constexpr int kBytesDqBufs = kDqBuffers * kConsumers * kBytesDq;
+  static constexpr int kSmemBytes = 1024 + 2 * kBytesKV + 2 * kStages * kBytesQ + 2 * kBytesS +
+                                    kBytesDqBufs + kStages * kBytesStats;
   static constexpr int kProducerRegs = 24, kConsumerRegs = 240;
-  static_assert(kDqCols == 32, "dQ is split in two n32 halves");
+  static_assert(kDqCols == 32, "dQ is split in two n32 halves, 128-byte rows of fp32");
   static_assert(kProducerRegs * 128 + kConsumerRegs * 128 * kConsumers <= 65536, "register file");
   static_assert(kSmemBytes <= 227 * 1024, "shared memory per CTA on sm_90");
 };
@@ -87,8 +118,9 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   const std::uint32_t base = (smem_addr(smem_raw) + 1023u) & ~1023u;
   const std::uint32_t sK = base, sV = sK + kBytesKV;
   const std::uint32_t sQ = sV + kBytesKV, sdO = sQ + kStages * kBytesQ;
-  const std::uint32_t sS = sdO + kStages * kBytesQ;  // 2 buffers
-  const std::uint32_t sStats = sS + 2 * kBytesS;     // kStages x (LSE[64], D[64])
+  const std::uint32_t sS = sdO + kStages * kBytesQ;         // 2 buffers
+  const std::uint32_t sDq = sS + 2 * kBytesS;               // kDqBuffers per consumer
+  const std::uint32_t sStats = sDq + Traits::kBytesDqBufs;  // kStages x (LSE[64], D[64])
   float* stats = reinterpret_cast<float*>(smem_raw + (sStats - smem_addr(smem_raw)));
   const std::uint32_t bar_kv = smem_addr(&bars[0]);
   auto full = [&](int s) { return smem_addr(&bars[1 + s]); };
@@ -153,9 +185,8 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   const std::uint32_t k_rows = sK + cw * 64 * kRowBytes, v_rows = sV + cw * 64 * kRowBytes;
   const float scale_log2 = p.scale * kLog2e;
   const std::int64_t bh = blockIdx.y;
-  float* dq_bh = p.dq_accum + bh * p.n_q * p.d;
 
-  float dv[32], dk[32], dq[16];
+  float dv[32], dk[32], dq[Traits::kDqCols / 2];
 #pragma unroll
   for (int i = 0; i < 32; ++i) dv[i] = dk[i] = 0.f;
 
@@ -173,16 +204,27 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   auto finish_dq = [&](int i) {
     __syncwarp();  // the warp's reads of the stage's LSE and D come before the release
     if (lane == 0) mbar_arrive(empty(i % kStages));
+    // Into buffer i % kDqBuffers of this consumer in the 128-byte swizzle that the reduction
+    // reads (rows of 32 floats; 16-byte chunk c of row r at c ^ (r % 8)), then one reduction.
+    // The buffer's previous reduction (step i - kDqBuffers) finished reading before the barrier
+    // of step i - 1.
+    const std::uint32_t buf = sDq + ((i % Traits::kDqBuffers) * kConsumers + cw) * Traits::kBytesDq;
+    unsigned char* b_ptr = smem_raw + (buf - smem_addr(smem_raw));
 #pragma unroll
     for (int nt = 0; nt < 4; ++nt)
 #pragma unroll
       for (int r = 0; r < 2; ++r) {
-        const int row = i * kBlockM + warp * 16 + quad + 8 * r;
-        const int col = cw * 32 + nt * 8 + 2 * tq;
-        if (row < p.n_q && col < p.d)
-          atomicAdd(reinterpret_cast<float2*>(dq_bh + static_cast<std::int64_t>(row) * p.d + col),
-                    make_float2(dq[nt * 4 + 2 * r], dq[nt * 4 + 2 * r + 1]));
+        const int row = warp * 16 + quad + 8 * r, chunk = 2 * nt + tq / 2;
+        *reinterpret_cast<float2*>(b_ptr + row * 128 + ((chunk ^ quad) * 16) + (tq & 1) * 8) =
+            make_float2(dq[nt * 4 + 2 * r], dq[nt * 4 + 2 * r + 1]);
       }
+    fence_proxy_async();
+    if (threadIdx.x % 128 == 0) bulk_wait_read<Traits::kDqBuffers - 2>();
+    named_barrier_sync<128>(2 + cw);
+    if (threadIdx.x % 128 == 0) {
+      tma_reduce_add_4d(&maps.dq_accum, buf, cw * Traits::kDqCols, i * kBlockM, h, b);
+      bulk_commit();
+    }
   };
 
   float st[32], dpt[32];
@@ -260,7 +302,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     mbar_wait(full(i % kStages), (i / kStages) & 1);
     wgmma_fence();
     // The previous step's dQ product goes first; once at most S and dP are pending, it and
-    // that step's dV and dK are done, and its atomics run under S and dP.
+    // that step's dV and dK are done, and its reduction is issued under S and dP.
     issue_dq(i - 1);
     issue_s_dp(i);
     wgmma_wait<2>();
@@ -271,6 +313,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   issue_dq(m_blocks - 1);
   wgmma_wait<0>();
   finish_dq(m_blocks - 1);
+  if (threadIdx.x % 128 == 0) bulk_wait<0>();  // before the CTA's shared memory goes
 
   // dK (times the softmax scale) and dV, contiguous [B, heads, n_k, d].
   T* dk_out = static_cast<T*>(p.dk) + bh * p.n_k * p.d;
@@ -315,6 +358,9 @@ cudaError_t launch_bwd_ws(const FlashBwdParams& p, cudaStream_t stream) {
   if (status == cudaSuccess)
     status = encode_tile_map(&maps.v, p.v, dtype, p.batch, p.heads, p.n_k, p.d, p.v_row_stride,
                              p.v_head_stride, p.v_batch_stride, Traits::kBlockN);
+  if (status == cudaSuccess)
+    status = encode_f32_tile_map(&maps.dq_accum, p.dq_accum, p.batch, p.heads, p.n_q, p.d,
+                                 Traits::kBlockM);
   if (status != cudaSuccess) return status;
   return launch_bwd_passes<T>(p, stream, [&] {
     return launch_with_smem(flash_bwd_ws_kernel<Traits, T>,

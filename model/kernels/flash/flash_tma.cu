@@ -60,6 +60,14 @@ cudaError_t encode_tile_map(CUtensorMap* map, const void* base, Dtype dtype, int
       CU_TENSOR_MAP_SWIZZLE_128B);
 }
 
+cudaError_t encode_f32_tile_map(CUtensorMap* map, float* base, int batch, int heads, int n, int d,
+                                int box_rows) {
+  if (d % 4 != 0) return cudaErrorNotSupported;
+  const std::int64_t row = std::int64_t{d} * 4, head = row * n, bat = head * heads;
+  return encode_4d(map, base, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, batch, heads, n, d, row, head, bat,
+                   32, box_rows, CU_TENSOR_MAP_SWIZZLE_128B);
+}
+
 cudaError_t encode_int8_tile_map(CUtensorMap* map, const void* base, int batch, int heads, int n,
                                  int box_rows) {
   const std::int64_t row = 64, head = row * n, bat = head * heads;

@@ -63,6 +63,31 @@ __device__ __forceinline__ void tma_prefetch_map(const CUtensorMap* map) {
   asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<std::uint64_t>(map)) : "memory");
 }
 
+// Adds a box of shared memory (the map's box and swizzle) into the map's global tensor, fp32
+// additions in the L2 (rows and columns out of range are dropped). Asynchronous: a bulk group of
+// the issuing thread, closed by bulk_commit and waited for by bulk_wait / bulk_wait_read.
+__device__ __forceinline__ void tma_reduce_add_4d(const CUtensorMap* map, std::uint32_t src, int c0,
+                                                  int c1, int c2, int c3) {
+  asm volatile(
+      "cp.reduce.async.bulk.tensor.4d.global.shared::cta.add.tile.bulk_group [%0, {%2, %3, %4, "
+      "%5}], [%1];\n" ::"l"(reinterpret_cast<std::uint64_t>(map)),
+      "r"(src), "r"(c0), "r"(c1), "r"(c2), "r"(c3)
+      : "memory");
+}
+__device__ __forceinline__ void bulk_commit() {
+  asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
+}
+// Until at most kPending of this thread's bulk groups have not finished reading shared memory.
+template <int kPending>
+__device__ __forceinline__ void bulk_wait_read() {
+  asm volatile("cp.async.bulk.wait_group.read %0;\n" ::"n"(kPending) : "memory");
+}
+// Until at most kPending of this thread's bulk groups are incomplete (writes done).
+template <int kPending>
+__device__ __forceinline__ void bulk_wait() {
+  asm volatile("cp.async.bulk.wait_group %0;\n" ::"n"(kPending) : "memory");
+}
+
 // Registers per thread of the executing warpgroup (sm_90a); needs a register cap at kernel entry.
 template <int kRegs>
 __device__ __forceinline__ void regs_release() {
@@ -158,6 +183,10 @@ __device__ __forceinline__ std::uint64_t wgmma_desc_sw128(std::uint32_t smem_add
 cudaError_t encode_tile_map(CUtensorMap* map, const void* base, Dtype dtype, int batch, int heads,
                             int n, int d, std::int64_t row_stride, std::int64_t head_stride,
                             std::int64_t batch_stride, int box_rows);
+// A map over a contiguous [batch, heads, n, d] fp32 tensor (d a multiple of 4), boxes of
+// [box_rows, 32] floats (128-byte rows) in the 128-byte swizzle: the backward's dQ accumulator.
+cudaError_t encode_f32_tile_map(CUtensorMap* map, float* base, int batch, int heads, int n, int d,
+                                int box_rows);
 // The same over a contiguous [batch, heads, n, 64] INT8 tensor (sage's quantised Q and K), boxes
 // of [box_rows, 64] bytes in the 64-byte swizzle.
 cudaError_t encode_int8_tile_map(CUtensorMap* map, const void* base, int batch, int heads, int n,
