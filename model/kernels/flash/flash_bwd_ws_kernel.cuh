@@ -58,11 +58,11 @@
 //                  between the consumers 1.006 / 3.762 / 0.397, no exp2 1.001 / 3.734 / 0.396:
 //                  adding dQ to global memory is still the largest cost (0.26 ms of 0.91 at
 //                  (4,8,4096,64)); the exp2 and the barrier are 3 % each. Doubling the
-//                  reductions (own keys) cost little, so their number is not what limits: all the
-//                  CTAs of one (batch, head) add into the same dQ block at the same step, which
-//                  the L2 serialises. Next: a walk over the query blocks that starts at a
-//                  different block per CTA, then fewer additions (two CTAs of a cluster adding
-//                  theirs in shared memory first).
+//                  reductions (own keys) cost little, so their number is not what limits. Not
+//                  yet measured: all the CTAs of one (batch, head) add into the same dQ block at
+//                  the same step, which the L2 may serialise. Next: a walk over the query blocks
+//                  that starts at a different block per CTA, then fewer additions (two CTAs of a
+//                  cluster adding theirs in shared memory first).
 #pragma once
 
 #include <cmath>
