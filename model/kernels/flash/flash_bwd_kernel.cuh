@@ -379,10 +379,7 @@ cudaError_t launch_bwd_passes(const FlashBwdParams& p, cudaStream_t stream, Main
   cudaError_t status = cudaGetLastError();
   if (status == cudaSuccess) status = main();
   if (status != cudaSuccess) return status;
-  const std::int64_t n4 = rows * p.d / 4;
-  const std::int64_t blocks = (n4 + 255) / 256;
-  flash_bwd_convert_dq_kernel<T>
-      <<<static_cast<unsigned>(blocks < 65536 * 8 ? blocks : 65536 * 8), 256, 0, stream>>>(p);
+  flash_bwd_convert_dq_kernel<T><<<grid_stride_ctas(rows * p.d / 4, 256), 256, 0, stream>>>(p);
   return cudaGetLastError();
 }
 

@@ -19,6 +19,13 @@ constexpr Dtype dtype_of() {
   return std::is_same_v<T, __nv_bfloat16> ? Dtype::BFloat16 : Dtype::Float16;
 }
 
+// The CTAs of a grid-stride loop of `threads` threads over `items` items: one item per thread, at
+// most 2^19 CTAs (the rest taken by the loop).
+inline unsigned grid_stride_ctas(std::int64_t items, int threads) {
+  const std::int64_t ctas = (items + threads - 1) / threads;
+  return static_cast<unsigned>(ctas < 65536 * 8 ? ctas : 65536 * 8);
+}
+
 // Launches a kernel with `smem` bytes of dynamic shared memory, its limit raised to that first (the
 // tiles of every flash and sage kernel pass the 48 KiB default).
 template <class... Params, class... Args>

@@ -38,23 +38,47 @@ __device__ __forceinline__ void fence_proxy_async() {
   asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
 }
 
+// The accumulator operands of a wgmma over a 64 x N tile (N / 2 registers per thread): their
+// place in the instruction's text (LATENTCAST_WGMMA_D<N/2>) and the inline-asm operands over the
+// array d with constraint C, "+f" for fp32 or "+r" for s32 (LATENTCAST_WGMMA_ACC<N/2>).
+#define LATENTCAST_WGMMA_D16 \
+  "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}"
+#define LATENTCAST_WGMMA_D32                                                                    \
+  "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, " \
+  "%20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}"
+#define LATENTCAST_WGMMA_D36                                                                    \
+  "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, " \
+  "%20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35}"
+#define LATENTCAST_WGMMA_D64                                                                    \
+  "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, " \
+  "%20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, "  \
+  "%38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, "  \
+  "%56, %57, %58, %59, %60, %61, %62, %63}"
+#define LATENTCAST_WGMMA_ACC4(C, d, i) C(d[i]), C(d[i + 1]), C(d[i + 2]), C(d[i + 3])
+#define LATENTCAST_WGMMA_ACC16(C, d)                                                              \
+  LATENTCAST_WGMMA_ACC4(C, d, 0), LATENTCAST_WGMMA_ACC4(C, d, 4), LATENTCAST_WGMMA_ACC4(C, d, 8), \
+      LATENTCAST_WGMMA_ACC4(C, d, 12)
+#define LATENTCAST_WGMMA_ACC32(C, d)                                                              \
+  LATENTCAST_WGMMA_ACC16(C, d), LATENTCAST_WGMMA_ACC4(C, d, 16), LATENTCAST_WGMMA_ACC4(C, d, 20), \
+      LATENTCAST_WGMMA_ACC4(C, d, 24), LATENTCAST_WGMMA_ACC4(C, d, 28)
+#define LATENTCAST_WGMMA_ACC36(C, d) LATENTCAST_WGMMA_ACC32(C, d), LATENTCAST_WGMMA_ACC4(C, d, 32)
+#define LATENTCAST_WGMMA_ACC64(C, d)                                                              \
+  LATENTCAST_WGMMA_ACC32(C, d), LATENTCAST_WGMMA_ACC4(C, d, 32), LATENTCAST_WGMMA_ACC4(C, d, 36), \
+      LATENTCAST_WGMMA_ACC4(C, d, 40), LATENTCAST_WGMMA_ACC4(C, d, 44),                           \
+      LATENTCAST_WGMMA_ACC4(C, d, 48), LATENTCAST_WGMMA_ACC4(C, d, 52),                           \
+      LATENTCAST_WGMMA_ACC4(C, d, 56), LATENTCAST_WGMMA_ACC4(C, d, 60)
+
 // d (64 x 64, fp32) += A (64 x 16, shared memory, K-major) * B (16 x 64, shared memory,
 // K-major); with accumulate == 0, d = A * B (its old values unread).
 template <class T>
 __device__ __forceinline__ void wgmma_ss_n64(float (&d)[32], std::uint64_t desc_a,
                                              std::uint64_t desc_b, int accumulate = 1) {
-#define LATENTCAST_WGMMA(TYPE)                                                                     \
-  asm volatile(                                                                                    \
-      "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"                                                 \
-      "wgmma.mma_async.sync.aligned.m64n64k16.f32." TYPE "." TYPE                                  \
-      " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, "    \
-      "%19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p, 1, 1, 0, "   \
-      "0;\n}\n"                                                                                    \
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]),        \
-        "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]),    \
-        "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), \
-        "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), \
-        "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])                                         \
+#define LATENTCAST_WGMMA(TYPE)                                                             \
+  asm volatile(                                                                            \
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"                                         \
+      "wgmma.mma_async.sync.aligned.m64n64k16.f32." TYPE "." TYPE " " LATENTCAST_WGMMA_D32 \
+      ", %32, %33, p, 1, 1, 0, 0;\n}\n"                                                    \
+      : LATENTCAST_WGMMA_ACC32("+f", d)                                                    \
       : "l"(desc_a), "l"(desc_b), "r"(accumulate))
   if constexpr (std::is_same_v<T, __nv_bfloat16>)
     LATENTCAST_WGMMA("bf16");
@@ -68,24 +92,12 @@ __device__ __forceinline__ void wgmma_ss_n64(float (&d)[32], std::uint64_t desc_
 template <class T>
 __device__ __forceinline__ void wgmma_ss_n128(float (&d)[64], std::uint64_t desc_a,
                                               std::uint64_t desc_b, int accumulate = 1) {
-#define LATENTCAST_WGMMA(TYPE)                                                                     \
-  asm volatile(                                                                                    \
-      "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"                                                 \
-      "wgmma.mma_async.sync.aligned.m64n128k16.f32." TYPE "." TYPE                                 \
-      " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, "    \
-      "%19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, " \
-      "%37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, " \
-      "%55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, p, 1, 1, 0, 0;\n}\n"                \
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]),        \
-        "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]),    \
-        "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), \
-        "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), \
-        "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), \
-        "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), \
-        "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), \
-        "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), \
-        "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), \
-        "+f"(d[63])                                                                                \
+#define LATENTCAST_WGMMA(TYPE)                                                              \
+  asm volatile(                                                                             \
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"                                          \
+      "wgmma.mma_async.sync.aligned.m64n128k16.f32." TYPE "." TYPE " " LATENTCAST_WGMMA_D64 \
+      ", %64, %65, p, 1, 1, 0, 0;\n}\n"                                                     \
+      : LATENTCAST_WGMMA_ACC64("+f", d)                                                     \
       : "l"(desc_a), "l"(desc_b), "r"(accumulate))
   if constexpr (std::is_same_v<T, __nv_bfloat16>)
     LATENTCAST_WGMMA("bf16");
@@ -99,18 +111,12 @@ __device__ __forceinline__ void wgmma_ss_n128(float (&d)[64], std::uint64_t desc
 template <class T>
 __device__ __forceinline__ void wgmma_rs_n64_tb(float (&d)[32], const std::uint32_t (&a)[4],
                                                 std::uint64_t desc_b) {
-#define LATENTCAST_WGMMA(TYPE)                                                                     \
-  asm volatile(                                                                                    \
-      "{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"                                                   \
-      "wgmma.mma_async.sync.aligned.m64n64k16.f32." TYPE "." TYPE                                  \
-      " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, "    \
-      "%19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, {%32, %33, %34, %35}, "   \
-      "%36, p, 1, 1, 1;\n}\n"                                                                      \
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]),        \
-        "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]),    \
-        "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), \
-        "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), \
-        "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])                                         \
+#define LATENTCAST_WGMMA(TYPE)                                                             \
+  asm volatile(                                                                            \
+      "{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"                                           \
+      "wgmma.mma_async.sync.aligned.m64n64k16.f32." TYPE "." TYPE " " LATENTCAST_WGMMA_D32 \
+      ", {%32, %33, %34, %35}, %36, p, 1, 1, 1;\n}\n"                                      \
+      : LATENTCAST_WGMMA_ACC32("+f", d)                                                    \
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b))
   if constexpr (std::is_same_v<T, __nv_bfloat16>)
     LATENTCAST_WGMMA("bf16");
@@ -120,19 +126,11 @@ __device__ __forceinline__ void wgmma_rs_n64_tb(float (&d)[32], const std::uint3
 }
 
 // d (64 x 72, fp32) += A (64 x 16, registers) * B (16 x 72, shared memory, MN-major).
-#define LATENTCAST_WGMMA_N72(TYPE)                                                                 \
-  asm volatile(                                                                                    \
-      "wgmma.mma_async.sync.aligned.m64n72k16.f32." TYPE "." TYPE                                  \
-      " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, "    \
-      "%19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35}, "     \
-      "{%36, %37, %38, %39}, %40, 1, 1, 1, 1;\n"                                                   \
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]),        \
-        "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]),    \
-        "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), \
-        "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), \
-        "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), \
-        "+f"(d[35])                                                                                \
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b))
+#define LATENTCAST_WGMMA_N72(TYPE)                                                   \
+  asm volatile("wgmma.mma_async.sync.aligned.m64n72k16.f32." TYPE "." TYPE           \
+               " " LATENTCAST_WGMMA_D36 ", {%36, %37, %38, %39}, %40, 1, 1, 1, 1;\n" \
+               : LATENTCAST_WGMMA_ACC36("+f", d)                                     \
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b))
 template <class T>
 __device__ __forceinline__ void wgmma_rs_n72_tb(float (&d)[36], const std::uint32_t (&a)[4],
                                                 std::uint64_t desc_b) {
@@ -148,24 +146,12 @@ __device__ __forceinline__ void wgmma_rs_n72_tb(float (&d)[36], const std::uint3
 template <class T>
 __device__ __forceinline__ void wgmma_rs_n128_tb(float (&d)[64], const std::uint32_t (&a)[4],
                                                  std::uint64_t desc_b) {
-#define LATENTCAST_WGMMA(TYPE)                                                                     \
-  asm volatile(                                                                                    \
-      "{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"                                                   \
-      "wgmma.mma_async.sync.aligned.m64n128k16.f32." TYPE "." TYPE                                 \
-      " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, "    \
-      "%19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, " \
-      "%37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, " \
-      "%55, %56, %57, %58, %59, %60, %61, %62, %63}, {%64, %65, %66, %67}, %68, p, 1, 1, 1;\n}\n"  \
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]),        \
-        "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]),    \
-        "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), \
-        "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), \
-        "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), \
-        "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), \
-        "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), \
-        "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), \
-        "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), \
-        "+f"(d[63])                                                                                \
+#define LATENTCAST_WGMMA(TYPE)                                                              \
+  asm volatile(                                                                             \
+      "{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"                                            \
+      "wgmma.mma_async.sync.aligned.m64n128k16.f32." TYPE "." TYPE " " LATENTCAST_WGMMA_D64 \
+      ", {%64, %65, %66, %67}, %68, p, 1, 1, 1;\n}\n"                                       \
+      : LATENTCAST_WGMMA_ACC64("+f", d)                                                     \
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b))
   if constexpr (std::is_same_v<T, __nv_bfloat16>)
     LATENTCAST_WGMMA("bf16");
@@ -194,15 +180,12 @@ __device__ __forceinline__ void accum_to_a(const float (&s)[kKSteps * 8],
 template <class T>
 __device__ __forceinline__ void wgmma_ss_n32_tt(float (&d)[16], std::uint64_t desc_a,
                                                 std::uint64_t desc_b, int accumulate) {
-#define LATENTCAST_WGMMA(TYPE)                                                                    \
-  asm volatile(                                                                                   \
-      "{\n.reg .pred p;\nsetp.ne.b32 p, %18, 0;\n"                                                \
-      "wgmma.mma_async.sync.aligned.m64n32k16.f32." TYPE "." TYPE                                 \
-      " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}, %16, %17, p, 1, " \
-      "1, 1, 1;\n}\n"                                                                             \
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]),       \
-        "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]),   \
-        "+f"(d[14]), "+f"(d[15])                                                                  \
+#define LATENTCAST_WGMMA(TYPE)                                                             \
+  asm volatile(                                                                            \
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %18, 0;\n"                                         \
+      "wgmma.mma_async.sync.aligned.m64n32k16.f32." TYPE "." TYPE " " LATENTCAST_WGMMA_D16 \
+      ", %16, %17, p, 1, 1, 1, 1;\n}\n"                                                    \
+      : LATENTCAST_WGMMA_ACC16("+f", d)                                                    \
       : "l"(desc_a), "l"(desc_b), "r"(accumulate))
   if constexpr (std::is_same_v<T, __nv_bfloat16>)
     LATENTCAST_WGMMA("bf16");

@@ -186,9 +186,7 @@ cudaError_t run_smooth_k_typed(const SageSmoothParams& p, cudaStream_t stream) {
   const std::int64_t chunks = static_cast<std::int64_t>(p.batch) * p.heads * p.n_k * (p.d / 8);
   if (chunks == 0) return cudaSuccess;
   constexpr int kThreads = 256;
-  const std::int64_t blocks = (chunks + kThreads - 1) / kThreads;
-  sage_smooth_k_kernel<T>
-      <<<static_cast<unsigned>(blocks < 65536 * 8 ? blocks : 65536 * 8), kThreads, 0, stream>>>(p);
+  sage_smooth_k_kernel<T><<<flash::grid_stride_ctas(chunks, kThreads), kThreads, 0, stream>>>(p);
   return cudaGetLastError();
 }
 
