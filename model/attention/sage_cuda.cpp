@@ -47,46 +47,65 @@ void check_inputs(const torch::Tensor& q, const torch::Tensor& k, const torch::T
               "sage attention (CUDA): sequences of at most 2^30 tokens");
 }
 
-// The quantisation pass over prepared (16-bit, kernel-ready) q and k.
-SageQuantized quantize(const torch::Tensor& q, const torch::Tensor& k) {
-  const std::int64_t B = q.size(0), H = q.size(1), Nq = q.size(2), Nk = k.size(2), d = q.size(3);
-  const std::int64_t dp = sk::padded_head_dim(static_cast<int>(d));
+// The quantisation pass over prepared (16-bit, kernel-ready) q and k, launched before any view of
+// its outputs is made (each LibTorch view is host time while the GPU waits for its first kernel).
+// One allocation holds what lives only through the forward: the INT8 copies, then the scales
+// (offsets multiples of 32 bytes). K's mean has its own, as the backward keeps it.
+struct QuantLaunch {
+  torch::Tensor workspace, k_mean;
+  std::int64_t B = 0, H = 0, Nq = 0, Nk = 0, d = 0, dp = 0, q8_bytes = 0, k8_bytes = 0;
+  std::int64_t q_blocks = 0, k_blocks = 0;
+  const std::int8_t* q8() const { return static_cast<const std::int8_t*>(workspace.data_ptr()); }
+  const std::int8_t* k8() const { return q8() + q8_bytes; }
+  const float* q_scales() const { return reinterpret_cast<const float*>(k8() + k8_bytes); }
+  const float* k_scales() const { return q_scales() + B * H * q_blocks; }
+};
+
+QuantLaunch quantize(const torch::Tensor& q, const torch::Tensor& k) {
+  QuantLaunch out;
+  out.B = q.size(0), out.H = q.size(1), out.Nq = q.size(2), out.Nk = k.size(2), out.d = q.size(3);
+  out.dp = sk::padded_head_dim(static_cast<int>(out.d));
   const auto blocks = [](std::int64_t n) { return (n + sk::kQuantBlock - 1) / sk::kQuantBlock; };
-  const auto f32 = q.options().dtype(torch::kFloat32);
-  // One allocation for what lives only through the forward (each allocation is host time before
-  // the first kernel starts): the INT8 copies, then the scales (offsets multiples of 32 bytes).
-  // K's mean has its own, as the backward keeps it.
-  const std::int64_t q8_bytes = B * H * Nq * dp, k8_bytes = B * H * Nk * dp;
-  const std::int64_t scale_count = B * H * (blocks(Nq) + blocks(Nk));
-  const torch::Tensor workspace =
-      torch::empty({q8_bytes + k8_bytes + scale_count * 4}, q.options().dtype(torch::kUInt8));
-  const auto bytes = [&](std::int64_t offset, std::int64_t n) {
-    return workspace.slice(0, offset, offset + n);
-  };
-  SageQuantized out;
-  out.q8 = bytes(0, q8_bytes).view(torch::kInt8).view({B, H, Nq, dp});  // columns past d zero
-  out.k8 = bytes(q8_bytes, k8_bytes).view(torch::kInt8).view({B, H, Nk, dp});
-  const torch::Tensor scales = bytes(q8_bytes + k8_bytes, scale_count * 4).view(torch::kFloat32);
-  out.q_scales = scales.slice(0, 0, B * H * blocks(Nq)).view({B, H, blocks(Nq)});
-  out.k_scales = scales.slice(0, B * H * blocks(Nq), scale_count).view({B, H, blocks(Nk)});
-  out.k_mean = torch::empty({B, H, d}, f32);
+  out.q_blocks = blocks(out.Nq), out.k_blocks = blocks(out.Nk);
+  out.q8_bytes = out.B * out.H * out.Nq * out.dp, out.k8_bytes = out.B * out.H * out.Nk * out.dp;
+  const std::int64_t scale_count = out.B * out.H * (out.q_blocks + out.k_blocks);
+  out.workspace = torch::empty({out.q8_bytes + out.k8_bytes + scale_count * 4},
+                               q.options().dtype(torch::kUInt8));
+  out.k_mean = torch::empty({out.B, out.H, out.d}, q.options().dtype(torch::kFloat32));
 
   sk::SageQuantParams p;
   p.q = q.data_ptr();
   p.k = k.data_ptr();
   p.q_batch_stride = q.stride(0), p.q_head_stride = q.stride(1), p.q_row_stride = q.stride(2);
   p.k_batch_stride = k.stride(0), p.k_head_stride = k.stride(1), p.k_row_stride = k.stride(2);
-  p.batch = static_cast<int>(B), p.heads = static_cast<int>(H);
-  p.n_q = static_cast<int>(Nq), p.n_k = static_cast<int>(Nk), p.d = static_cast<int>(d);
-  p.softmax_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(d)));
+  p.batch = static_cast<int>(out.B), p.heads = static_cast<int>(out.H);
+  p.n_q = static_cast<int>(out.Nq), p.n_k = static_cast<int>(out.Nk), p.d = static_cast<int>(out.d);
+  p.softmax_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(out.d)));
   p.k_mean = out.k_mean.data_ptr<float>();
-  p.q8 = out.q8.data_ptr<std::int8_t>();
-  p.k8 = out.k8.data_ptr<std::int8_t>();
-  p.q_scales = out.q_scales.data_ptr<float>();
-  p.k_scales = out.k_scales.data_ptr<float>();
+  p.q8 = const_cast<std::int8_t*>(out.q8());
+  p.k8 = const_cast<std::int8_t*>(out.k8());
+  p.q_scales = const_cast<float*>(out.q_scales());
+  p.k_scales = const_cast<float*>(out.k_scales());
   check_launch(
       sk::run_quant(p, kernel_dtype(q.scalar_type()), c10::cuda::getCurrentCUDAStream().stream()),
       "sage attention quantisation");
+  return out;
+}
+
+// The quantisation's outputs as tensors (views of the launch's workspace).
+SageQuantized views(const QuantLaunch& l) {
+  const auto bytes = [&](std::int64_t offset, std::int64_t n) {
+    return l.workspace.slice(0, offset, offset + n);
+  };
+  const std::int64_t scales_at = l.q8_bytes + l.k8_bytes;
+  const std::int64_t q_count = l.B * l.H * l.q_blocks, k_count = l.B * l.H * l.k_blocks;
+  SageQuantized out;
+  out.q8 = bytes(0, l.q8_bytes).view(torch::kInt8).view({l.B, l.H, l.Nq, l.dp});  // past d: 0
+  out.k8 = bytes(l.q8_bytes, l.k8_bytes).view(torch::kInt8).view({l.B, l.H, l.Nk, l.dp});
+  const torch::Tensor scales = bytes(scales_at, (q_count + k_count) * 4).view(torch::kFloat32);
+  out.q_scales = scales.slice(0, 0, q_count).view({l.B, l.H, l.q_blocks});
+  out.k_scales = scales.slice(0, q_count, q_count + k_count).view({l.B, l.H, l.k_blocks});
+  out.k_mean = l.k_mean;
   return out;
 }
 
@@ -103,15 +122,15 @@ class SageCudaFunction : public torch::autograd::Function<SageCudaFunction> {
     {
       // The INT8 copies live only through the forward: the backward works on q, k in 16 bits.
       // The quantisation launches first, so that its kernels run while the rest is set up.
-      const SageQuantized qk = quantize(q, k);
+      const QuantLaunch qk = quantize(q, k);
       k_mean = qk.k_mean;
       o = torch::empty({B, H, Nq, d}, q.options());
       lse = torch::empty({B, H, Nq}, q.options().dtype(torch::kFloat32));
       sk::SageFwdParams p;
-      p.q8 = qk.q8.data_ptr<std::int8_t>();
-      p.k8 = qk.k8.data_ptr<std::int8_t>();
-      p.q_scales = qk.q_scales.data_ptr<float>();
-      p.k_scales = qk.k_scales.data_ptr<float>();
+      p.q8 = qk.q8();
+      p.k8 = qk.k8();
+      p.q_scales = qk.q_scales();
+      p.k_scales = qk.k_scales();
       p.v = v.data_ptr();
       p.o = o.data_ptr();
       p.lse = lse.data_ptr<float>();
@@ -158,7 +177,7 @@ SageQuantized sage_quantize_cuda(const torch::Tensor& q, const torch::Tensor& k)
   check_inputs(q, k, nullptr);
   const c10::cuda::CUDAGuard guard(q.device());
   const auto type = compute_type(q.scalar_type());
-  return quantize(prepare(q, type), prepare(k, type));
+  return views(quantize(prepare(q, type), prepare(k, type)));
 }
 
 torch::Tensor sage_attention_cuda(const torch::Tensor& q, const torch::Tensor& k,
