@@ -63,6 +63,10 @@
 //                  the same step, which the L2 may serialise. Next: a walk over the query blocks
 //                  that starts at a different block per CTA, then fewer additions (two CTAs of a
 //                  cluster adding theirs in shared memory first).
+//   Tried 2026-12-03 (fourth session): that walk (CTA x of X starts at query block
+//                  x * m_blocks / X and wraps around), in the lab against b6 in one run on an
+//                  H200: 0.937 / 3.506 / 0.375 ms against 0.932 / 3.508 / 0.373. No change, so the
+//                  CTAs meeting on one dQ block is not what the additions cost; not kept.
 #pragma once
 
 #include <cmath>

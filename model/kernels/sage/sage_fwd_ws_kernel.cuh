@@ -40,6 +40,23 @@
 //                  alone 405 with 128-key blocks, 437 / 475 / 322 on w2's tiles (not above w2), and
 //                  a relative L1 of 3.6-3.8e-2 from the 16-bit P V kernel on random inputs, over
 //                  the issue's 0.03 against exact attention (which also asks for a 16-bit P V).
+//   Measured 2026-12-03 (fourth session), to see what bounds w2 (H200, one run each):
+//                  (g) the issue rates of the softmax's instructions (model/kernels/lab/pipes_lab.cu:
+//                  one 1024-thread CTA per SM, 8 independent chains a thread), per clock and SM:
+//                  ex2.approx.f32 16, ex2.approx.f16x2 and .bf16x2 16 elements (8 instructions:
+//                  the packed forms buy nothing), cvt.rn.bf16x2.f32 64, cvt.rn.f32.s32 64,
+//                  max.s32 64, max.f32 64, fma.f32 122; a degree-3 polynomial exp2 on the FMA
+//                  pipe 12.6, mixed 1 in 4 with ex2 21; w2's per-score mix (integer max, add,
+//                  FMA, exp2, half a pack) 14.8. So the exp2 unit is the only pipe near its
+//                  limit, and only if the softmax ran alone. (h) Ablations in the kernel lab
+//                  (lab-only patch, wrong results, timing only), (4,8,4096,64) / (1,8,16384,64)
+//                  / (2,8,3136,64), us: w2 303 / 1139 / 118; no exp2 266 / 1020 / 104; no row
+//                  maximum 271 / 1025 / 106; no P packing 262 / 1018 / 101; no Q K^T 192 / 707 /
+//                  76; no P V 134 / 464 / 53. At (4,8,4096,64) (4 waves of 64 steps of 16384 scores
+//                  a CTA) and 1.98 GHz, a step without P V takes about 1040 clocks, the exp2
+//                  unit's bound (1024), and about 2340 with it. The
+//                  per-score instructions each cost 10-13 %; what bounds w2 is the wait on the
+//                  P V products, which the softmax of the other consumer warpgroups does not fill.
 #pragma once
 
 #include <cmath>
