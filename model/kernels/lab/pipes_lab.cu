@@ -6,51 +6,24 @@
 #include <cstdint>
 #include <cstdio>
 constexpr int kChains = 8, kIters = 4096;
-__device__ __forceinline__ float ex2f(float x) {
-  float y;
-  asm volatile("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-  return y;
-}
-__device__ __forceinline__ uint32_t ex2h2(uint32_t x) {
-  uint32_t y;
-  asm volatile("ex2.approx.f16x2 %0, %1;" : "=r"(y) : "r"(x));
-  return y;
-}
-__device__ __forceinline__ uint32_t ex2b2(uint32_t x) {
-  uint32_t y;
-  asm volatile("ex2.approx.ftz.bf16x2 %0, %1;" : "=r"(y) : "r"(x));
-  return y;
-}
-__device__ __forceinline__ uint32_t pack(float a, float b) {
-  uint32_t y;
-  asm volatile("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(y) : "f"(a), "f"(b));
-  return y;
-}
-__device__ __forceinline__ float i2f(int x) {
-  float y;
-  asm volatile("cvt.rn.f32.s32 %0, %1;" : "=f"(y) : "r"(x));
-  return y;
-}
-__device__ __forceinline__ int imax(int a, int b) {
-  int y;
-  asm volatile("max.s32 %0, %1, %2;" : "=r"(y) : "r"(a), "r"(b));
-  return y;
-}
-__device__ __forceinline__ int iadd(int a, int b) {
-  int y;
-  asm volatile("add.s32 %0, %1, %2;" : "=r"(y) : "r"(a), "r"(b));
-  return y;
-}
-__device__ __forceinline__ float ffma(float a, float b, float c) {
-  float y;
-  asm volatile("fma.rn.f32 %0, %1, %2, %3;" : "=f"(y) : "f"(a), "f"(b), "f"(c));
-  return y;
-}
-__device__ __forceinline__ float fmx(float a, float b) {
-  float y;
-  asm volatile("max.f32 %0, %1, %2;" : "=f"(y) : "f"(a), "f"(b));
-  return y;
-}
+// One instruction each, behind asm volatile so that the compiler neither folds nor drops it:
+// LAB_OP(result type, name, PTX, output constraint, (parameters), inputs...).
+#define LAB_OP(R, name, ptx, out, params, ...) \
+  __device__ __forceinline__ R name params {   \
+    R y;                                       \
+    asm volatile(ptx : out(y) : __VA_ARGS__);  \
+    return y;                                  \
+  }
+LAB_OP(float, ex2f, "ex2.approx.ftz.f32 %0, %1;", "=f", (float x), "f"(x))
+LAB_OP(uint32_t, ex2h2, "ex2.approx.f16x2 %0, %1;", "=r", (uint32_t x), "r"(x))
+LAB_OP(uint32_t, ex2b2, "ex2.approx.ftz.bf16x2 %0, %1;", "=r", (uint32_t x), "r"(x))
+LAB_OP(uint32_t, pack, "cvt.rn.bf16x2.f32 %0, %1, %2;", "=r", (float a, float b), "f"(a), "f"(b))
+LAB_OP(float, i2f, "cvt.rn.f32.s32 %0, %1;", "=f", (int x), "r"(x))
+LAB_OP(int, imax, "max.s32 %0, %1, %2;", "=r", (int a, int b), "r"(a), "r"(b))
+LAB_OP(int, iadd, "add.s32 %0, %1, %2;", "=r", (int a, int b), "r"(a), "r"(b))
+LAB_OP(float, ffma, "fma.rn.f32 %0, %1, %2, %3;", "=f", (float a, float b, float c), "f"(a), "f"(b),
+       "f"(c))
+LAB_OP(float, fmx, "max.f32 %0, %1, %2;", "=f", (float a, float b), "f"(a), "f"(b))
 // FlashAttention-4 style exp2 on the FMA pipe: Cody-Waite split and a degree-3 polynomial.
 __device__ __forceinline__ float poly_ex2(float x) {
   x = fmaxf(x, -127.f);
