@@ -34,7 +34,17 @@
 //                  reference, 1.6e-4 at N = 4097), and O's numerator and denominator now use the
 //                  same P. `ctest -L gpu` passed on it; `latentcast-bench attention`: 0.99x /
 //                  0.96x / 1.21x cuDNN forward (docs/benchmarks.md, "Flash w4").
-//   Next: a persistent grid and FlashAttention-3's ping-pong scheduling between the consumers.
+//   w5 2026-12-03  (fourth session) the consumers issue their products in turn (ws_consume's ring
+//                  of named barriers, after FlashAttention-3's scheduler barriers; sage's lab
+//                  ablations showed the consumers idling on the P V products), and the row sums
+//                  back on the FADDs, which now win. Lab, two rounds in one run on an H200, ms at
+//                  (4,8,4096,64) / (1,8,16384,64) / (2,8,3136,64), without -> with the ring:
+//                    n64 c4 s3 R (w4)    0.296 / 1.181 / 0.116 -> 0.286 / 1.099 / 0.112
+//                    n64 c4 s3 (w5)      0.310 / 1.217 / 0.121 -> 0.283 / 1.083 / 0.110
+//                    n128 c3 s2 R        0.301 / 1.120 / 0.119 -> 0.296 / 1.115 / 0.119
+//                    n128 c2 s2 R        0.329 / 1.228 / 0.131 -> 0.339 / 1.276 / 0.135
+//                  so w5 against w4: 1.05x / 1.09x / 1.05x (two consumers keep no ring).
+//   Next: a persistent grid.
 #pragma once
 
 #include <cmath>
@@ -135,16 +145,40 @@ __device__ __forceinline__ float row_total(const float (&o)[kOValues], const flo
 // commit one wgmma group each; `softmax(j, corr)` exponentiates S_j in place, sets the factors
 // that rescale the rows accumulated so far and returns whether to apply them (false: all 1, a
 // warp-uniform answer); `pack()` packs P_j.
-template <int kStages, int kOValues, class IssueQK, class IssuePV, class Softmax, class Pack>
+// With three or more consumers they issue their products in turn (as FlashAttention-3's
+// scheduler barriers do): consumer c waits on named barrier kTurnBarrier + c, issues, and
+// arrives on c + 1's, so their tensor-core work interleaves and their softmaxes spread out over
+// the step. Without the ring they wait on the same stages and so run in step: all softmaxes at
+// once on the shared exp2 unit, then all waiting on the tensor cores. Two consumers lost by it
+// (lab, flash n128 c2: 0.329 -> 0.339 ms at (4,8,4096,64)).
+constexpr int kTurnBarrier = 8;  // named barriers 8 .. 8 + consumers - 1 (the epilogue uses 1 .. 4)
+template <int kConsumers, int kStages, int kOValues, class IssueQK, class IssuePV, class Softmax,
+          class Pack>
 __device__ __forceinline__ void ws_consume(const KvRing<kStages>& ring, int n_blocks,
                                            float (&o)[kOValues], IssueQK issue_qk, IssuePV issue_pv,
                                            Softmax softmax, Pack pack) {
+  constexpr bool kTurns = kConsumers >= 3;
   const bool signals = threadIdx.x % 32 == 0;  // one release per consumer warp
+  const int cw = static_cast<int>(threadIdx.x / 128) - 1;
+  // Every consumer takes n_blocks + 1 turns; the last one's last arrival is left out, as no
+  // turn follows it.
+  auto turn_wait = [&] {
+    if constexpr (kTurns) named_barrier_sync<256>(kTurnBarrier + cw);
+  };
+  auto turn_pass = [&](bool last) {
+    if constexpr (kTurns)
+      if (!last || cw != kConsumers - 1)
+        named_barrier_arrive<256>(kTurnBarrier + (cw + 1) % kConsumers);
+  };
+  if constexpr (kTurns)
+    if (cw == kConsumers - 1) named_barrier_arrive<256>(kTurnBarrier);  // consumer 0 starts
   mbar_wait(ring.q(), 0);
   {
     mbar_wait(ring.full_k(0), 0);
+    turn_wait();
     wgmma_fence();
     issue_qk(0);
+    turn_pass(false);
     wgmma_wait<0>();
     if (signals) mbar_arrive(ring.empty_k(0));
     float corr[2];
@@ -154,10 +188,12 @@ __device__ __forceinline__ void ws_consume(const KvRing<kStages>& ring, int n_bl
   for (int j = 1; j < n_blocks; ++j) {
     const int sk = j % kStages, sv = (j - 1) % kStages;
     mbar_wait(ring.full_k(sk), (j / kStages) & 1);
+    mbar_wait(ring.full_v(sv), ((j - 1) / kStages) & 1);
+    turn_wait();
     wgmma_fence();  // O rescaled and P packed by this thread since the last matrix products
     issue_qk(sk);
-    mbar_wait(ring.full_v(sv), ((j - 1) / kStages) & 1);
     issue_pv(sv);
+    turn_pass(false);
     wgmma_wait<1>();  // S_j is ready; P_{j-1} V_{j-1} may still run
     if (signals) mbar_arrive(ring.empty_k(sk));
     float corr[2];
@@ -177,8 +213,10 @@ __device__ __forceinline__ void ws_consume(const KvRing<kStages>& ring, int n_bl
   }
   const int sv = (n_blocks - 1) % kStages;
   mbar_wait(ring.full_v(sv), ((n_blocks - 1) / kStages) & 1);
+  turn_wait();
   wgmma_fence();
   issue_pv(sv);
+  turn_pass(true);
   wgmma_wait<0>();
   if (signals) mbar_arrive(ring.empty_v(sv));
 }
@@ -284,7 +322,8 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     }
     return true;
   };
-  ws_consume(ring, n_blocks, o, issue_qk, issue_pv, softmax, [&] { accum_to_a<T>(s, pa); });
+  ws_consume<Traits::kConsumers>(ring, n_blocks, o, issue_qk, issue_pv, softmax,
+                                 [&] { accum_to_a<T>(s, pa); });
 
   // Epilogue: O / rowsum staged into this warpgroup's own Q rows in the same swizzle (16-byte
   // chunk c of row r at c ^ (r % 8): conflict-free), then 16-byte stores.
@@ -350,7 +389,7 @@ template <int kHeadDim>
 struct WsFwdConfig;
 template <>
 struct WsFwdConfig<64> {
-  using Traits = WsFwdTraits<64, 4, 3, true>;
+  using Traits = WsFwdTraits<64, 4, 3, false>;
 };
 
 template <int kHeadDim, class T>

@@ -103,6 +103,11 @@ template <int kThreads>
 __device__ __forceinline__ void named_barrier_sync(int id) {
   asm volatile("bar.sync %0, %1;\n" ::"r"(id), "n"(kThreads) : "memory");
 }
+// Arrival without waiting on named barrier `id`, counted among its `kThreads`.
+template <int kThreads>
+__device__ __forceinline__ void named_barrier_arrive(int id) {
+  asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "n"(kThreads) : "memory");
+}
 
 // The shared-memory ring of a warp-specialised attention forward: Q once, then K_j and V_j of
 // each key block into stage j % kStages, with a full barrier (the copy's bytes) and an empty one

@@ -41,22 +41,31 @@
 //                  a relative L1 of 3.6-3.8e-2 from the 16-bit P V kernel on random inputs, over
 //                  the issue's 0.03 against exact attention (which also asks for a 16-bit P V).
 //   Measured 2026-12-03 (fourth session), to see what bounds w2 (H200, one run each):
-//                  (g) the issue rates of the softmax's instructions (model/kernels/lab/pipes_lab.cu:
-//                  one 1024-thread CTA per SM, 8 independent chains a thread), per clock and SM:
-//                  ex2.approx.f32 16, ex2.approx.f16x2 and .bf16x2 16 elements (8 instructions:
-//                  the packed forms buy nothing), cvt.rn.bf16x2.f32 64, cvt.rn.f32.s32 64,
-//                  max.s32 64, max.f32 64, fma.f32 122; a degree-3 polynomial exp2 on the FMA
-//                  pipe 12.6, mixed 1 in 4 with ex2 21; w2's per-score mix (integer max, add,
-//                  FMA, exp2, half a pack) 14.8. So the exp2 unit is the only pipe near its
-//                  limit, and only if the softmax ran alone. (h) Ablations in the kernel lab
-//                  (lab-only patch, wrong results, timing only), (4,8,4096,64) / (1,8,16384,64)
-//                  / (2,8,3136,64), us: w2 303 / 1139 / 118; no exp2 266 / 1020 / 104; no row
-//                  maximum 271 / 1025 / 106; no P packing 262 / 1018 / 101; no Q K^T 192 / 707 /
-//                  76; no P V 134 / 464 / 53. At (4,8,4096,64) (4 waves of 64 steps of 16384 scores
-//                  a CTA) and 1.98 GHz, a step without P V takes about 1040 clocks, the exp2
-//                  unit's bound (1024), and about 2340 with it. The
-//                  per-score instructions each cost 10-13 %; what bounds w2 is the wait on the
-//                  P V products, which the softmax of the other consumer warpgroups does not fill.
+//                  (g) the issue rates of the softmax's instructions
+//                  (model/kernels/lab/pipes_lab.cu: one 1024-thread CTA per SM, 8 independent
+//                  chains a thread), per clock and SM: ex2.approx.f32 16, ex2.approx.f16x2 and
+//                  .bf16x2 16 elements (8 instructions: the packed forms buy nothing),
+//                  cvt.rn.bf16x2.f32 64, cvt.rn.f32.s32 64, max.s32 64, max.f32 64, fma.f32 122; a
+//                  degree-3 polynomial exp2 on the FMA pipe 12.6, mixed 1 in 4 with ex2 21; w2's
+//                  per-score mix (integer max, add, FMA, exp2, half a pack) 14.8. So the exp2 unit
+//                  is the only pipe near its limit, and only if the softmax ran alone. (h)
+//                  Ablations in the kernel lab (lab-only patch, wrong results, timing only),
+//                  (4,8,4096,64) / (1,8,16384,64) / (2,8,3136,64), us: w2 303 / 1139 / 118; no exp2
+//                  266 / 1020 / 104; no row maximum 271 / 1025 / 106; no P packing 262 / 1018 /
+//                  101; no Q K^T 192 / 707 / 76; no P V 134 / 464 / 53. At (4,8,4096,64) (4 waves
+//                  of 64 steps of 16384 scores a CTA) and 1.98 GHz, a step without P V takes about
+//                  1040 clocks, the exp2 unit's bound (1024), and about 2340 with it. The per-score
+//                  instructions each cost 10-13 %; what bounds w2 is the wait on the P V products,
+//                  which the softmax of the other consumer warpgroups does not fill.
+//   w3 2026-12-03  (fourth session) the consumers issue their products in turn (the ring of named
+//                  barriers in flash::ws_consume), so that one's softmax overlaps the others'
+//                  products. Lab, alone, two rounds in one run: 304 / 1139 / 119 -> 297 / 1114 /
+//                  114-115 us (1.02x / 1.02x / 1.04x); with the quantisation 329 / 1168 / 138 ->
+//                  323 / 1148 / 134-135. `latentcast-bench attention` (sage and cuDNN forward,
+//                  two rounds in one run), w3 against w3 with the row sums on the FADDs (lazy
+//                  rescaling kept): 0.347 / 0.338 against 0.356 / 0.351 ms at (4,8,4096,64),
+//                  1.186 / 1.157 against 1.235 / 1.207 at (1,8,16384,64); the latter also failed
+//                  test_sage_gpu, so SageWsTraits now rejects that combination.
 #pragma once
 
 #include <cmath>
@@ -107,6 +116,9 @@ struct SageWsTraits {
   static_assert(kBlockM <= 256, "one TMA box of Q rows");
   static_assert(kConsumerRegs <= 256, "setmaxnreg's ceiling");
   static_assert(kSmemBytes <= 227 * 1024, "shared memory per CTA on sm_90");
+  // Lazy rescaling with the row sums on the FADDs failed test_sage_gpu when dispatched (w3's run,
+  // 2026-12-03; not investigated, and slower than with the row sums on the tensor cores).
+  static_assert(!kLazyRescale || kTensorRowSum, "lazy rescaling only with tensor row sums");
 };
 
 // d (64 x 128, INT32) (+)= A (64 x 32 INT8, shared memory, K-major) * B (32 x 128 INT8, shared
@@ -285,7 +297,8 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     }
     return rescale;
   };
-  flash::ws_consume(ring, n_blocks, o, issue_qk, issue_pv, softmax, [&] { accum_to_a<T>(s, pa); });
+  flash::ws_consume<Traits::kConsumers>(ring, n_blocks, o, issue_qk, issue_pv, softmax,
+                                        [&] { accum_to_a<T>(s, pa); });
 
   // Epilogue: O / rowsum straight to global memory (4-byte stores; the Q rows are too small to
   // stage 16-bit O), the natural-log LSE of the smoothed scores.
