@@ -31,6 +31,7 @@ static const Variant kVariants[] = {
     {"ws n128 c3 s2 R", &launch_fwd_ws<WsFwdTraits<128, 3, 2, true>, bf16>, true},
     {"ws n64 c4 s3", &launch_fwd_ws<WsFwdTraits<64, 4, 3>, bf16>},
     {"ws n64 c4 s3 R", &launch_fwd_ws<WsFwdTraits<64, 4, 3, true>, bf16>, true},
+    {"ws n64 c4 s4", &launch_fwd_ws<WsFwdTraits<64, 4, 4>, bf16>},
     {"ws n64 c4 s4 R", &launch_fwd_ws<WsFwdTraits<64, 4, 4, true>, bf16>, true},
     {"ws n128 c2 s2 R", &launch_fwd_ws<WsFwdTraits<128, 2, 2, true>, bf16>, true},
 };
