@@ -55,10 +55,10 @@ struct QuantLaunch {
   torch::Tensor workspace, k_mean;
   std::int64_t B = 0, H = 0, Nq = 0, Nk = 0, d = 0, dp = 0, q8_bytes = 0, k8_bytes = 0;
   std::int64_t q_blocks = 0, k_blocks = 0;
-  const std::int8_t* q8() const { return static_cast<const std::int8_t*>(workspace.data_ptr()); }
-  const std::int8_t* k8() const { return q8() + q8_bytes; }
-  const float* q_scales() const { return reinterpret_cast<const float*>(k8() + k8_bytes); }
-  const float* k_scales() const { return q_scales() + B * H * q_blocks; }
+  std::int8_t* q8() const { return static_cast<std::int8_t*>(workspace.data_ptr()); }
+  std::int8_t* k8() const { return q8() + q8_bytes; }
+  float* q_scales() const { return reinterpret_cast<float*>(k8() + k8_bytes); }
+  float* k_scales() const { return q_scales() + B * H * q_blocks; }
 };
 
 QuantLaunch quantize(const torch::Tensor& q, const torch::Tensor& k) {
@@ -82,10 +82,10 @@ QuantLaunch quantize(const torch::Tensor& q, const torch::Tensor& k) {
   p.n_q = static_cast<int>(out.Nq), p.n_k = static_cast<int>(out.Nk), p.d = static_cast<int>(out.d);
   p.softmax_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(out.d)));
   p.k_mean = out.k_mean.data_ptr<float>();
-  p.q8 = const_cast<std::int8_t*>(out.q8());
-  p.k8 = const_cast<std::int8_t*>(out.k8());
-  p.q_scales = const_cast<float*>(out.q_scales());
-  p.k_scales = const_cast<float*>(out.k_scales());
+  p.q8 = out.q8();
+  p.k8 = out.k8();
+  p.q_scales = out.q_scales();
+  p.k_scales = out.k_scales();
   check_launch(
       sk::run_quant(p, kernel_dtype(q.scalar_type()), c10::cuda::getCurrentCUDAStream().stream()),
       "sage attention quantisation");

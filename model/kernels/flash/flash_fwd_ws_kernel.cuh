@@ -72,12 +72,8 @@ struct WsFwdTraits {
   static constexpr int kOnesOffset = kStages * kBytesKV;  // V stage s -> its block of ones
   static constexpr int kSmemBytes =                       // 1024: alignment
       1024 + kBytesQ + (kTensorRowSum ? 3 : 2) * kStages * kBytesKV;
-  // Registers per thread after reallocation: 24 for the producer, what that frees of the CTA's
-  // launch allocation to the consumers (setmaxnreg takes multiples of 8).
-  static constexpr int kLaunchRegs = 65536 / kThreads / 8 * 8;
-  static constexpr int kProducerRegs = 24;
-  static constexpr int kConsumerRegs =
-      (kLaunchRegs * kThreads - 128 * kProducerRegs) / (128 * kConsumers) / 8 * 8;
+  static constexpr int kProducerRegs = kWsProducerRegs;
+  static constexpr int kConsumerRegs = ws_consumer_regs(kConsumers);
   static_assert(kConsumers >= 2 && kConsumers <= 4, "2 to 4 consumer warpgroups");
   static_assert(kBlockN == 64 || kBlockN == 128, "wgmma shapes are instantiated for n = 64, 128");
   static_assert(kStages >= 2, "at least double-buffered");

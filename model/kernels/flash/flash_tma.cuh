@@ -88,6 +88,15 @@ __device__ __forceinline__ void bulk_wait() {
   asm volatile("cp.async.bulk.wait_group %0;\n" ::"n"(kPending) : "memory");
 }
 
+// The register split of a warp-specialised CTA of one producer and kConsumers consumer
+// warpgroups: the launch gives every thread 64 Ki / threads (a multiple of 8); the producer drops
+// to kWsProducerRegs and the consumers take what that frees, in setmaxnreg's multiples of 8.
+constexpr int kWsProducerRegs = 24;
+constexpr int ws_consumer_regs(int consumers) {
+  const int threads = 128 * (consumers + 1), launch = 65536 / threads / 8 * 8;
+  return (launch * threads - 128 * kWsProducerRegs) / (128 * consumers) / 8 * 8;
+}
+
 // Registers per thread of the executing warpgroup (sm_90a); needs a register cap at kernel entry.
 template <int kRegs>
 __device__ __forceinline__ void regs_release() {

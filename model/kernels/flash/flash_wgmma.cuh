@@ -68,23 +68,30 @@ __device__ __forceinline__ void fence_proxy_async() {
       LATENTCAST_WGMMA_ACC4(C, d, 48), LATENTCAST_WGMMA_ACC4(C, d, 52),                           \
       LATENTCAST_WGMMA_ACC4(C, d, 56), LATENTCAST_WGMMA_ACC4(C, d, 60)
 
+// One 16-bit wgmma with fp32 accumulators d, in T's type (bf16 or fp16): SHAPE ("m64n64k16"),
+// D / ACC the accumulators' text and operands (above), AB the A and B operands' text, PRED the
+// scale-d predicate's source (an operand, or 1), LAYOUT the scale and transpose immediates, then
+// the A / B / predicate inline-asm operands.
+#define LATENTCAST_WGMMA_F32_TYPE(TYPE, SHAPE, D, ACC, AB, PRED, LAYOUT, ...)            \
+  asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, " PRED                                  \
+               ", 0;\n"                                                                  \
+               "wgmma.mma_async.sync.aligned." SHAPE ".f32." TYPE "." TYPE " " D ", " AB \
+               ", p, " LAYOUT ";\n}\n"                                                   \
+               : ACC("+f", d)                                                            \
+               : __VA_ARGS__)
+#define LATENTCAST_WGMMA_F32(T, ...)                \
+  if constexpr (std::is_same_v<T, __nv_bfloat16>)   \
+    LATENTCAST_WGMMA_F32_TYPE("bf16", __VA_ARGS__); \
+  else                                              \
+    LATENTCAST_WGMMA_F32_TYPE("f16", __VA_ARGS__)
+
 // d (64 x 64, fp32) += A (64 x 16, shared memory, K-major) * B (16 x 64, shared memory,
 // K-major); with accumulate == 0, d = A * B (its old values unread).
 template <class T>
 __device__ __forceinline__ void wgmma_ss_n64(float (&d)[32], std::uint64_t desc_a,
                                              std::uint64_t desc_b, int accumulate = 1) {
-#define LATENTCAST_WGMMA(TYPE)                                                             \
-  asm volatile(                                                                            \
-      "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"                                         \
-      "wgmma.mma_async.sync.aligned.m64n64k16.f32." TYPE "." TYPE " " LATENTCAST_WGMMA_D32 \
-      ", %32, %33, p, 1, 1, 0, 0;\n}\n"                                                    \
-      : LATENTCAST_WGMMA_ACC32("+f", d)                                                    \
-      : "l"(desc_a), "l"(desc_b), "r"(accumulate))
-  if constexpr (std::is_same_v<T, __nv_bfloat16>)
-    LATENTCAST_WGMMA("bf16");
-  else
-    LATENTCAST_WGMMA("f16");
-#undef LATENTCAST_WGMMA
+  LATENTCAST_WGMMA_F32(T, "m64n64k16", LATENTCAST_WGMMA_D32, LATENTCAST_WGMMA_ACC32, "%32, %33",
+                       "%34", "1, 1, 0, 0", "l"(desc_a), "l"(desc_b), "r"(accumulate));
 }
 
 // d (64 x 128, fp32) += A (64 x 16, shared memory, K-major) * B (16 x 128, shared memory,
@@ -92,18 +99,8 @@ __device__ __forceinline__ void wgmma_ss_n64(float (&d)[32], std::uint64_t desc_
 template <class T>
 __device__ __forceinline__ void wgmma_ss_n128(float (&d)[64], std::uint64_t desc_a,
                                               std::uint64_t desc_b, int accumulate = 1) {
-#define LATENTCAST_WGMMA(TYPE)                                                              \
-  asm volatile(                                                                             \
-      "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"                                          \
-      "wgmma.mma_async.sync.aligned.m64n128k16.f32." TYPE "." TYPE " " LATENTCAST_WGMMA_D64 \
-      ", %64, %65, p, 1, 1, 0, 0;\n}\n"                                                     \
-      : LATENTCAST_WGMMA_ACC64("+f", d)                                                     \
-      : "l"(desc_a), "l"(desc_b), "r"(accumulate))
-  if constexpr (std::is_same_v<T, __nv_bfloat16>)
-    LATENTCAST_WGMMA("bf16");
-  else
-    LATENTCAST_WGMMA("f16");
-#undef LATENTCAST_WGMMA
+  LATENTCAST_WGMMA_F32(T, "m64n128k16", LATENTCAST_WGMMA_D64, LATENTCAST_WGMMA_ACC64, "%64, %65",
+                       "%66", "1, 1, 0, 0", "l"(desc_a), "l"(desc_b), "r"(accumulate));
 }
 
 // d (64 x 64, fp32) += A (64 x 16, registers: the mma.sync A layout of each warp's 16 rows) *
@@ -111,18 +108,9 @@ __device__ __forceinline__ void wgmma_ss_n128(float (&d)[64], std::uint64_t desc
 template <class T>
 __device__ __forceinline__ void wgmma_rs_n64_tb(float (&d)[32], const std::uint32_t (&a)[4],
                                                 std::uint64_t desc_b) {
-#define LATENTCAST_WGMMA(TYPE)                                                             \
-  asm volatile(                                                                            \
-      "{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"                                           \
-      "wgmma.mma_async.sync.aligned.m64n64k16.f32." TYPE "." TYPE " " LATENTCAST_WGMMA_D32 \
-      ", {%32, %33, %34, %35}, %36, p, 1, 1, 1;\n}\n"                                      \
-      : LATENTCAST_WGMMA_ACC32("+f", d)                                                    \
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b))
-  if constexpr (std::is_same_v<T, __nv_bfloat16>)
-    LATENTCAST_WGMMA("bf16");
-  else
-    LATENTCAST_WGMMA("f16");
-#undef LATENTCAST_WGMMA
+  LATENTCAST_WGMMA_F32(T, "m64n64k16", LATENTCAST_WGMMA_D32, LATENTCAST_WGMMA_ACC32,
+                       "{%32, %33, %34, %35}, %36", "1", "1, 1, 1", "r"(a[0]), "r"(a[1]), "r"(a[2]),
+                       "r"(a[3]), "l"(desc_b));
 }
 
 // d (64 x 72, fp32) += A (64 x 16, registers) * B (16 x 72, shared memory, MN-major).
@@ -146,18 +134,9 @@ __device__ __forceinline__ void wgmma_rs_n72_tb(float (&d)[36], const std::uint3
 template <class T>
 __device__ __forceinline__ void wgmma_rs_n128_tb(float (&d)[64], const std::uint32_t (&a)[4],
                                                  std::uint64_t desc_b) {
-#define LATENTCAST_WGMMA(TYPE)                                                              \
-  asm volatile(                                                                             \
-      "{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"                                            \
-      "wgmma.mma_async.sync.aligned.m64n128k16.f32." TYPE "." TYPE " " LATENTCAST_WGMMA_D64 \
-      ", {%64, %65, %66, %67}, %68, p, 1, 1, 1;\n}\n"                                       \
-      : LATENTCAST_WGMMA_ACC64("+f", d)                                                     \
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b))
-  if constexpr (std::is_same_v<T, __nv_bfloat16>)
-    LATENTCAST_WGMMA("bf16");
-  else
-    LATENTCAST_WGMMA("f16");
-#undef LATENTCAST_WGMMA
+  LATENTCAST_WGMMA_F32(T, "m64n128k16", LATENTCAST_WGMMA_D64, LATENTCAST_WGMMA_ACC64,
+                       "{%64, %65, %66, %67}, %68", "1", "1, 1, 1", "r"(a[0]), "r"(a[1]), "r"(a[2]),
+                       "r"(a[3]), "l"(desc_b));
 }
 
 // The fp32 accumulators of a 64 x (16 kKSteps) product, in the 16-bit type, as the register A
@@ -180,18 +159,8 @@ __device__ __forceinline__ void accum_to_a(const float (&s)[kKSteps * 8],
 template <class T>
 __device__ __forceinline__ void wgmma_ss_n32_tt(float (&d)[16], std::uint64_t desc_a,
                                                 std::uint64_t desc_b, int accumulate) {
-#define LATENTCAST_WGMMA(TYPE)                                                             \
-  asm volatile(                                                                            \
-      "{\n.reg .pred p;\nsetp.ne.b32 p, %18, 0;\n"                                         \
-      "wgmma.mma_async.sync.aligned.m64n32k16.f32." TYPE "." TYPE " " LATENTCAST_WGMMA_D16 \
-      ", %16, %17, p, 1, 1, 1, 1;\n}\n"                                                    \
-      : LATENTCAST_WGMMA_ACC16("+f", d)                                                    \
-      : "l"(desc_a), "l"(desc_b), "r"(accumulate))
-  if constexpr (std::is_same_v<T, __nv_bfloat16>)
-    LATENTCAST_WGMMA("bf16");
-  else
-    LATENTCAST_WGMMA("f16");
-#undef LATENTCAST_WGMMA
+  LATENTCAST_WGMMA_F32(T, "m64n32k16", LATENTCAST_WGMMA_D16, LATENTCAST_WGMMA_ACC16, "%16, %17",
+                       "%18", "1, 1, 1, 1", "l"(desc_a), "l"(desc_b), "r"(accumulate));
 }
 
 }  // namespace latentcast::kernels::flash

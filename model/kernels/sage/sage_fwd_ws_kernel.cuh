@@ -105,12 +105,8 @@ struct SageWsTraits {
   static constexpr int kOnesOffset = kStages * kBytesV;  // V stage s -> its block of ones
   static constexpr int kSmemBytes =
       1024 + kBytesQ8 + kStages * (kBytesK8 + kBytesV * (kTensorRowSum ? 2 : 1));
-  // Registers: the launch gives every thread kLaunchRegs; the producer drops to 24 and the
-  // consumers take what that frees (setmaxnreg: multiples of 8, within the CTA's allocation).
-  static constexpr int kLaunchRegs = 65536 / kThreads / 8 * 8;
-  static constexpr int kProducerRegs = 24;
-  static constexpr int kConsumerRegs =
-      (kLaunchRegs * kThreads - 128 * kProducerRegs) / (128 * kConsumers) / 8 * 8;
+  static constexpr int kProducerRegs = flash::kWsProducerRegs;
+  static constexpr int kConsumerRegs = flash::ws_consumer_regs(kConsumers);
   static_assert(kBlockN == 64 || kBlockN == 128, "wgmma n64 or n128 for Q K^T");
   static_assert(kBlockN % kQuantBlock == 0, "whole K scale groups per key block");
   static_assert(kBlockM <= 256, "one TMA box of Q rows");
