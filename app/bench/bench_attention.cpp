@@ -101,9 +101,9 @@ int bench_attention(int argc, char** argv) {
     FILE* table = json_out ? stderr : stdout;
     std::fprintf(table, "# %s, LibTorch intra-op threads: %d\n", o.device.c_str(),
                  intra_op_threads());
-    std::fprintf(table, "%-15s %-6s %-8s %-6s %4s %3s %6s %4s %10s %8s %12s %10s %9s %8s\n",
+    std::fprintf(table, "%-15s %-6s %-8s %-6s %4s %3s %6s %4s %10s %8s %10s %12s %10s %9s %8s\n",
                  "backend", "device", "dtype", "pass", "B", "H", "N", "d", "ms", "TFLOP/s",
-                 "peak_extra", "max_err", "cos_sim", "rel_l1");
+                 "ms_sync", "peak_extra", "max_err", "cos_sim", "rel_l1");
     const auto rows = run_attention_bench(o, [&](const AttentionBenchRow& r) {
       if (!r.error.empty()) {
         std::fprintf(table, "%-15s %-6s %-8s %-6s %4lld %3lld %6lld %4lld   %s\n",
@@ -117,10 +117,11 @@ int bench_attention(int argc, char** argv) {
         if (r.rel_l1 >= 0) std::snprintf(l1, sizeof l1, "%.2e", r.rel_l1);
         std::fprintf(
             table,
-            "%-15s %-6s %-8s %-6s %4lld %3lld %6lld %4lld %10.3f %8.3f %10.1fMiB %10s %9s %8s\n",
+            "%-15s %-6s %-8s %-6s %4lld %3lld %6lld %4lld %10.3f %8.3f %10.3f %10.1fMiB %10s %9s "
+            "%8s\n",
             r.backend.c_str(), r.device.c_str(), r.dtype.c_str(), r.pass.c_str(),
             (long long)r.batch, (long long)r.heads, (long long)r.tokens, (long long)r.head_dim,
-            r.ms, r.tflops, double(r.peak_extra_bytes) / double(1 << 20), err, cs, l1);
+            r.ms, r.tflops, r.ms_sync, double(r.peak_extra_bytes) / double(1 << 20), err, cs, l1);
       }
       std::fflush(table);
     });
@@ -132,6 +133,7 @@ int bench_attention(int argc, char** argv) {
                             {"N", r.tokens},        {"d", r.head_dim}};
         const bool ran = r.error.empty();
         j["ms"] = ran ? nlohmann::json(r.ms) : nlohmann::json(nullptr);
+        j["ms_sync"] = ran ? nlohmann::json(r.ms_sync) : nlohmann::json(nullptr);
         j["tflops"] = ran ? nlohmann::json(r.tflops) : nlohmann::json(nullptr);
         j["peak_extra_bytes"] = ran ? nlohmann::json(r.peak_extra_bytes) : nlohmann::json(nullptr);
         j["max_abs_err"] =

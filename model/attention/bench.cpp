@@ -259,21 +259,31 @@ std::vector<AttentionBenchRow> run_attention_bench(
                 row.cos_sim = (a.dot(b) / (a.norm() * b.norm())).item<double>();
                 row.rel_l1 = ((a - b).abs().sum() / b.abs().sum()).item<double>();
               }
-              std::vector<double> times;
-              double total = 0;
-              while (times.empty() ||
-                     (total < o.min_seconds && int(times.size()) < o.max_repeats)) {
-                synchronize(device);
-                const auto t0 = std::chrono::steady_clock::now();
-                call();
-                synchronize(device);
-                const double s =
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-                times.push_back(s);
-                total += s;
-              }
-              std::sort(times.begin(), times.end());
-              row.ms = times[times.size() / 2] * 1e3;
+              // Seconds per call, median over repeats of `per_repeat` calls queued back to back
+              // (one synchronise at the end), until min_seconds or max_repeats.
+              const auto median_seconds = [&](int per_repeat) {
+                std::vector<double> times;
+                double total = 0;
+                while (times.empty() ||
+                       (total < o.min_seconds && int(times.size()) < o.max_repeats)) {
+                  synchronize(device);
+                  const auto t0 = std::chrono::steady_clock::now();
+                  for (int i = 0; i < per_repeat; ++i) call();
+                  synchronize(device);
+                  const double s =
+                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+                  times.push_back(s / per_repeat);
+                  total += s;
+                }
+                std::sort(times.begin(), times.end());
+                return times[times.size() / 2];
+              };
+              const double sync_seconds = median_seconds(1);
+              row.ms_sync = sync_seconds * 1e3;
+              // Batches of about 5 ms (1 to 100 calls) for the queued timing.
+              const int per_batch =
+                  static_cast<int>(std::clamp(std::ceil(5e-3 / sync_seconds), 1.0, 100.0));
+              row.ms = median_seconds(per_batch) * 1e3;
               const double flops = 4.0 * double(shape.batch * shape.heads) * double(shape.tokens) *
                                    double(shape.tokens) * double(shape.head_dim) *
                                    (backward ? 3.5 : 1.0);

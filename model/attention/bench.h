@@ -20,16 +20,20 @@ struct AttentionBenchOptions {
   std::vector<std::string> dtypes = {"float32"};        // float32 | float64 | bfloat16 | float16
   std::vector<std::string> passes = {"fwd", "fwdbwd"};  // fwd | fwdbwd
   std::vector<std::string> backends;  // ours and sdpa_*; empty: all that apply here
-  double min_seconds = 0.3;           // timing per row: repeat until this long
-  int max_repeats = 50;
+  double min_seconds = 0.3;           // per row and timing (ms, ms_sync): repeat until this long
+  int max_repeats = 50;               // calls (ms_sync) or batches (ms) at most
   int slice_size = 1024, window_size = 8, window_overlap = 2;
 };
 
 struct AttentionBenchRow {
   std::string backend, device, dtype, pass;
   std::int64_t batch = 0, heads = 0, tokens = 0, head_dim = 0;
-  double ms = 0;                      // median time of one call
-  double tflops = 0;                  // 4 B H N^2 d forward, 3.5x that forward + backward
+  // Milliseconds per call, medians. ms: calls queued back to back and synchronised once a batch,
+  // as a training step runs them (the device's time when it is the bottleneck: the host's launch
+  // work overlaps the device's). ms_sync: one call then a synchronise (its latency: the host's
+  // work before and between the launches shows).
+  double ms = 0, ms_sync = 0;
+  double tflops = 0;                  // at ms: 4 B H N^2 d forward, 3.5x that forward + backward
   std::int64_t peak_extra_bytes = 0;  // beyond the inputs, during one call
   double max_abs_err = -1;  // against math in float32; -1 where not comparable (other operators)
   double cos_sim = -1;      // of the output against math in float32; -1 where not comparable

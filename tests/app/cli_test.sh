@@ -201,7 +201,7 @@ fi
 bench=$(dirname "$cli")/latentcast-bench
 expect 0 '"max_abs_err"' -- "$bench" attention --device cpu --shapes "1,2,70,32" --min-seconds 0 --json
 out=$("$bench" attention --device cpu --shapes "1,2,70,32;2,1,33,40" --min-seconds 0 --json 2>&1)
-for key in backend device dtype pass B H N d ms tflops peak_extra_bytes max_abs_err cos_sim rel_l1; do
+for key in backend device dtype pass B H N d ms ms_sync tflops peak_extra_bytes max_abs_err cos_sim rel_l1; do
   case "$out" in *"\"$key\":"*) ;; *) fail "bench attention JSON lacks $key";; esac
 done
 [ "$(printf '%s\n' "$out" | grep -c '"backend": "flash"')" = 4 ] || fail "bench attention: expected 4 flash rows: $out"
