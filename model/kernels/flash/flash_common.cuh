@@ -38,45 +38,6 @@ cudaError_t launch_with_smem(void (*kernel)(Params...), dim3 grid, int threads, 
   return cudaGetLastError();
 }
 
-// Programmatic dependent launch (sm_90): a kernel launched with `after_previous` may start while
-// the kernel before it on the stream finishes (once every CTA of that one has started or called
-// pdl_launch_dependents), so its CTAs' set-up overlaps the other's last wave; it must call
-// pdl_wait before it reads anything the kernel before it wrote. Without sm_90 both are no-ops
-// and the launch attribute is not set, so the launch is an ordinary one.
-__device__ __forceinline__ void pdl_launch_dependents() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
-#endif
-}
-__device__ __forceinline__ void pdl_wait() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.wait;\n" ::: "memory");
-#endif
-}
-
-// launch_with_smem, as a programmatic dependent launch when `after_previous` (the caller has
-// checked that the device is an sm_90 one and the kernel calls pdl_wait).
-template <class... Params, class... Args>
-cudaError_t launch_dependent(void (*kernel)(Params...), dim3 grid, int threads, int smem,
-                             cudaStream_t stream, bool after_previous, const Args&... args) {
-  if (smem > 48 * 1024) {
-    const cudaError_t status =
-        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
-    if (status != cudaSuccess) return status;
-  }
-  cudaLaunchConfig_t config = {};
-  config.gridDim = grid;
-  config.blockDim = dim3(threads);
-  config.dynamicSmemBytes = smem;
-  config.stream = stream;
-  cudaLaunchAttribute attribute[1];
-  attribute[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attribute[0].val.programmaticStreamSerializationAllowed = 1;
-  config.attrs = attribute;
-  config.numAttrs = after_previous ? 1 : 0;
-  return cudaLaunchKernelEx(&config, kernel, static_cast<Params>(args)...);
-}
-
 template <class T>
 struct Elem;
 

@@ -81,22 +81,19 @@ struct Variant {
   cudaError_t (*run)(const sage::SageFwdParams&);
   cudaError_t (*forward)(const sage::SageQuantParams&, const sage::SageFwdParams&);
 };
-template <class Traits, bool kDependent = true>
+template <class Traits>
 static Variant ws_variant(const char* name) {
   return {
       name,
       [](const sage::SageFwdParams& p) { return sage::launch_fwd_ws<Traits, bf16>(p, nullptr); },
       [](const sage::SageQuantParams& q, const sage::SageFwdParams& p) {
-        return sage::run_forward_ws<Traits, bf16>(q, p, nullptr, kDependent);
+        return sage::run_forward_ws<Traits, bf16>(q, p, nullptr);
       }};
 }
-// <stages, kBlockN, consumers, lazy rescale, row sums on the tensor cores, Q quantised inside>;
-// "-pdl": the forward's kernels launched one after the other, not as dependent launches.
+// <stages, kBlockN, consumers, lazy rescale, row sums on the tensor cores, Q quantised inside>
 static const Variant kVariants[] = {
     ws_variant<sage::SageWsConfig>("ws"),
-    ws_variant<sage::SageWsConfig, false>("ws-pdl"),
     ws_variant<sage::SageWsTraits<3, 64, 4, true, true>>("n64c4s3LR (w3)"),
-    ws_variant<sage::SageWsTraits<3, 64, 4, true, true>, false>("n64c4s3LR-pdl"),
     ws_variant<sage::SageWsTraits<4, 64, 4, true, true, true>>("n64c4s4LRQ"),
     ws_variant<sage::SageWsTraits<2, 128, 3, false, true, true>>("n128c3s2RQ"),
 };
@@ -166,9 +163,7 @@ static void bench(int B, int H, int N, int d) {
   time("quant+mma", [&] { quant(), mma(pr.fp); });
   for (const Variant& v : kVariants) {
     time((std::string("quant+") + v.name).c_str(), [&] { v.forward(pr.qp, pr.fp); });
-    if (std::string(v.name).find("-pdl") ==
-        std::string::npos)  // the kernel alone is launched the same way
-      time((std::string(v.name) + " alone").c_str(), [&] { v.run(pr.fp); });
+    time((std::string(v.name) + " alone").c_str(), [&] { v.run(pr.fp); });
   }
   release(pr);
 }

@@ -18,11 +18,11 @@ template <class T>
 cudaError_t quant_pass(const SageQuantParams& p, cudaStream_t s) {
   switch (padded_head_dim(p.d)) {
     case 32:
-      return run_quant_hdim<32, T>(p, false, s);
+      return run_quant_hdim<32, T>(p, s);
     case 64:
-      return run_quant_hdim<64, T>(p, false, s);
+      return run_quant_hdim<64, T>(p, s);
     case 128:
-      return run_quant_hdim<128, T>(p, false, s);
+      return run_quant_hdim<128, T>(p, s);
   }
   return cudaErrorInvalidValue;
 }

@@ -230,12 +230,8 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
         smem_raw + (sV + Traits::kOnesOffset - smem_addr(smem_raw)), Traits::kOnesOffset);
   __syncthreads();
 
-  // Launched after the quantisation pass (a programmatic dependent launch, run_forward_ws): the
-  // set-up above, and the consumers' Q quantisation, overlap its end; every read of what it
-  // wrote (K's INT8 copy and scales, and Q's when the pass wrote them) follows pdl_wait.
   if (wg == 0) {  // the producer: one thread issues every copy
     regs_release<Traits::kProducerRegs>();
-    pdl_wait();
     if (threadIdx.x == 0)
       ring.produce(Traits::kQuantizeQ ? nullptr : &maps.q8, sQ, kBytesQ8, m0, &maps.k8, sK,
                    kBytesK8, &maps.v, sV, kBytesV, kBlockN, n_blocks, h, b);
@@ -257,9 +253,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     __shared__ float q_warp_max[Traits::kConsumers][4];
     q_scale = quantize_q_rows<T>(p, b, h, m0 + cw * 64, q_rows, 1 + cw, q_warp_max[cw]);
     if (threadIdx.x % 128 == 0) mbar_arrive(ring.q());
-    pdl_wait();
   } else {
-    pdl_wait();
     // Rows past n_q (a whole consumer's, in the grid's last block) use the last block's scale.
     q_scale = p.q_scales[static_cast<std::int64_t>(bh) * q_blocks +
                          min((m0 + cw * 64) / kQuantBlock, q_blocks - 1)];
@@ -420,11 +414,11 @@ cudaError_t encode_fwd_ws_maps(const SageFwdParams& p, SageTensorMaps* maps) {
 
 template <class Traits, class T>
 cudaError_t launch_fwd_ws_maps(const SageFwdParams& p, const SageTensorMaps& maps,
-                               bool after_previous, cudaStream_t stream) {
-  return flash::launch_dependent(
+                               cudaStream_t stream) {
+  return flash::launch_with_smem(
       sage_fwd_ws_kernel<Traits, T>,
       dim3((p.n_q + Traits::kBlockM - 1) / Traits::kBlockM, p.batch * p.heads), Traits::kThreads,
-      Traits::kSmemBytes, stream, after_previous, p, maps);
+      Traits::kSmemBytes, stream, p, maps);
 }
 
 // The kernel alone, on the quantisation pass's outputs (and p.q when it quantises Q itself).
@@ -433,17 +427,14 @@ cudaError_t launch_fwd_ws(const SageFwdParams& p, cudaStream_t stream) {
   if (p.batch * p.heads == 0 || p.n_q == 0) return cudaSuccess;
   SageTensorMaps maps;
   const cudaError_t status = encode_fwd_ws_maps<Traits, T>(p, &maps);
-  return status != cudaSuccess ? status : launch_fwd_ws_maps<Traits, T>(p, maps, false, stream);
+  return status != cudaSuccess ? status : launch_fwd_ws_maps<Traits, T>(p, maps, stream);
 }
 
 // The whole forward on this kernel: the maps first (cudaErrorNotSupported with nothing launched,
 // as above, also without queries: the caller's pass then still writes K's mean), the quantisation
-// pass (K alone when the kernel quantises Q), the kernel. fwd's buffers are quant's. `dependent`:
-// the pass's quantisation kernel and the attention kernel as programmatic dependent launches,
-// each starting while the kernel before it finishes.
+// pass (K alone when the kernel quantises Q), the kernel. fwd's buffers are quant's.
 template <class Traits, class T>
-cudaError_t run_forward_ws(SageQuantParams quant, SageFwdParams fwd, cudaStream_t stream,
-                           bool dependent = true) {
+cudaError_t run_forward_ws(SageQuantParams quant, SageFwdParams fwd, cudaStream_t stream) {
   fwd.q = quant.q;
   fwd.q_batch_stride = quant.q_batch_stride, fwd.q_head_stride = quant.q_head_stride;
   fwd.q_row_stride = quant.q_row_stride;
@@ -452,9 +443,8 @@ cudaError_t run_forward_ws(SageQuantParams quant, SageFwdParams fwd, cudaStream_
   if (fwd.batch * fwd.heads == 0 || fwd.n_q == 0) return cudaErrorNotSupported;
   SageTensorMaps maps;
   cudaError_t status = encode_fwd_ws_maps<Traits, T>(fwd, &maps);
-  if (status == cudaSuccess) status = run_quant_hdim<Traits::kHeadDim, T>(quant, dependent, stream);
-  return status != cudaSuccess ? status
-                               : launch_fwd_ws_maps<Traits, T>(fwd, maps, dependent, stream);
+  if (status == cudaSuccess) status = run_quant_hdim<Traits::kHeadDim, T>(quant, stream);
+  return status != cudaSuccess ? status : launch_fwd_ws_maps<Traits, T>(fwd, maps, stream);
 }
 
 // The dispatched tiles (w4: w3 with Q quantised in the kernel).

@@ -11,9 +11,8 @@
 
 namespace latentcast::kernels::sage {
 
-// after_previous: see sage_quant_kernel.cuh.
 template <int kHeadDim, class T>
-cudaError_t run_quant_hdim(const SageQuantParams& p, bool after_previous, cudaStream_t stream);
+cudaError_t run_quant_hdim(const SageQuantParams& p, cudaStream_t stream);
 template <class T>
 cudaError_t run_smooth_k_typed(const SageSmoothParams& p, cudaStream_t stream);
 template <int kHeadDim, class T>

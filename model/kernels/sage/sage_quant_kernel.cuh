@@ -57,7 +57,6 @@ __device__ __forceinline__ void load8(const T* src, float (&x)[8]) {
 template <class Traits, class T>
 __global__ void __launch_bounds__(Traits::kMeanThreads)
     sage_k_mean_kernel(const SageQuantParams p) {
-  flash::pdl_launch_dependents();  // the quantisation's Q blocks need nothing from here
   constexpr int kCpr = Traits::kChunksPerRow, kLanes = Traits::kMeanRowLanes;
   __shared__ float partial[kLanes][Traits::kHeadDim];
   const int bh = blockIdx.y, b = bh / p.heads, h = bh % p.heads;
@@ -111,10 +110,6 @@ __global__ void __launch_bounds__(Traits::kThreads) sage_quant_kernel(const Sage
   const std::int64_t row_stride = is_q ? p.q_row_stride : p.k_row_stride;
   const float* mean = p.k_mean + static_cast<std::int64_t>(bh) * p.d;
   const float q_mul = p.softmax_scale * 1.4426950408889634f;
-  // Launched after the mean kernel (programmatic dependent launch on sm_90): the Q blocks run
-  // while it finishes; the K blocks wait for its mean. Then the attention kernel may launch.
-  flash::pdl_launch_dependents();
-  if (!is_q) flash::pdl_wait();
 
   float x[Traits::kChunksPerThread][8];
   float amax = 0.f;
@@ -208,10 +203,8 @@ cudaError_t run_smooth_k_typed(const SageSmoothParams& p, cudaStream_t stream) {
   return cudaGetLastError();
 }
 
-// after_previous: the quantisation kernel as a programmatic dependent launch after the mean
-// kernel (sm_90 devices; the caller has checked).
 template <int kHeadDim, class T>
-cudaError_t run_quant_hdim(const SageQuantParams& p, bool after_previous, cudaStream_t stream) {
+cudaError_t run_quant_hdim(const SageQuantParams& p, cudaStream_t stream) {
   using Traits = QuantTraits<kHeadDim>;
   const int bh = p.batch * p.heads;
   if (bh == 0 || (p.n_q == 0 && p.n_k == 0)) return cudaSuccess;
@@ -227,8 +220,8 @@ cudaError_t run_quant_hdim(const SageQuantParams& p, bool after_previous, cudaSt
   }
   const int blocks = quant_q_blocks(p) + (p.n_k + kQuantBlock - 1) / kQuantBlock;
   if (blocks == 0) return cudaSuccess;
-  return flash::launch_dependent(sage_quant_kernel<Traits, T>, dim3(blocks, bh), Traits::kThreads,
-                                 0, stream, p.n_k > 0 && after_previous, p);
+  sage_quant_kernel<Traits, T><<<dim3(blocks, bh), Traits::kThreads, 0, stream>>>(p);
+  return cudaGetLastError();
 }
 
 }  // namespace latentcast::kernels::sage
