@@ -47,23 +47,21 @@ void check_inputs(const torch::Tensor& q, const torch::Tensor& k, const torch::T
               "sage attention (CUDA): sequences of at most 2^30 tokens");
 }
 
-// The quantisation pass's buffers and parameters for prepared (16-bit, kernel-ready) q and k.
+// The quantisation pass over prepared (16-bit, kernel-ready) q and k, launched before any view of
+// its outputs is made (each LibTorch view is host time while the GPU waits for its first kernel).
 // One allocation holds what lives only through the forward: the INT8 copies, then the scales
-// (offsets multiples of 32 bytes). K's mean has its own, as the backward keeps it. The Hopper
-// forward quantises Q in its attention kernel and leaves Q's copy unwritten (kept in the
-// workspace all the same: the fallback kernel needs it, and the memory estimate counts it).
+// (offsets multiples of 32 bytes). K's mean has its own, as the backward keeps it.
 struct QuantLaunch {
   torch::Tensor workspace, k_mean;
   std::int64_t B = 0, H = 0, Nq = 0, Nk = 0, d = 0, dp = 0, q8_bytes = 0, k8_bytes = 0;
   std::int64_t q_blocks = 0, k_blocks = 0;
-  sk::SageQuantParams params;
   std::int8_t* q8() const { return static_cast<std::int8_t*>(workspace.data_ptr()); }
   std::int8_t* k8() const { return q8() + q8_bytes; }
   float* q_scales() const { return reinterpret_cast<float*>(k8() + k8_bytes); }
   float* k_scales() const { return q_scales() + B * H * q_blocks; }
 };
 
-QuantLaunch quant_launch(const torch::Tensor& q, const torch::Tensor& k) {
+QuantLaunch quantize(const torch::Tensor& q, const torch::Tensor& k) {
   QuantLaunch out;
   out.B = q.size(0), out.H = q.size(1), out.Nq = q.size(2), out.Nk = k.size(2), out.d = q.size(3);
   out.dp = sk::padded_head_dim(static_cast<int>(out.d));
@@ -75,7 +73,7 @@ QuantLaunch quant_launch(const torch::Tensor& q, const torch::Tensor& k) {
                                q.options().dtype(torch::kUInt8));
   out.k_mean = torch::empty({out.B, out.H, out.d}, q.options().dtype(torch::kFloat32));
 
-  sk::SageQuantParams& p = out.params;
+  sk::SageQuantParams p;
   p.q = q.data_ptr();
   p.k = k.data_ptr();
   p.q_batch_stride = q.stride(0), p.q_head_stride = q.stride(1), p.q_row_stride = q.stride(2);
@@ -88,6 +86,9 @@ QuantLaunch quant_launch(const torch::Tensor& q, const torch::Tensor& k) {
   p.k8 = out.k8();
   p.q_scales = out.q_scales();
   p.k_scales = out.k_scales();
+  check_launch(
+      sk::run_quant(p, kernel_dtype(q.scalar_type()), c10::cuda::getCurrentCUDAStream().stream()),
+      "sage attention quantisation");
   return out;
 }
 
@@ -120,7 +121,8 @@ class SageCudaFunction : public torch::autograd::Function<SageCudaFunction> {
     torch::Tensor o, lse, k_mean;  // [B, heads, Nq, d]; [B, heads, Nq] float32; [B, heads, d]
     {
       // The INT8 copies live only through the forward: the backward works on q, k in 16 bits.
-      const QuantLaunch qk = quant_launch(q, k);
+      // The quantisation launches first, so that its kernels run while the rest is set up.
+      const QuantLaunch qk = quantize(q, k);
       k_mean = qk.k_mean;
       o = torch::empty({B, H, Nq, d}, q.options());
       lse = torch::empty({B, H, Nq}, q.options().dtype(torch::kFloat32));
@@ -136,8 +138,7 @@ class SageCudaFunction : public torch::autograd::Function<SageCudaFunction> {
       p.o_batch_stride = o.stride(0), p.o_head_stride = o.stride(1), p.o_row_stride = o.stride(2);
       p.batch = static_cast<int>(B), p.heads = static_cast<int>(H);
       p.n_q = static_cast<int>(Nq), p.n_k = static_cast<int>(Nk), p.d = static_cast<int>(d);
-      check_launch(sk::run_forward(qk.params, p, kernel_dtype(type),
-                                   c10::cuda::getCurrentCUDAStream().stream()),
+      check_launch(sk::run_fwd(p, kernel_dtype(type), c10::cuda::getCurrentCUDAStream().stream()),
                    "sage attention forward");
     }
     ctx->save_for_backward({q, k, v, o, lse, k_mean});
@@ -176,12 +177,7 @@ SageQuantized sage_quantize_cuda(const torch::Tensor& q, const torch::Tensor& k)
   check_inputs(q, k, nullptr);
   const c10::cuda::CUDAGuard guard(q.device());
   const auto type = compute_type(q.scalar_type());
-  const torch::Tensor qp = prepare(q, type), kp = prepare(k, type);
-  const QuantLaunch l = quant_launch(qp, kp);
-  check_launch(
-      sk::run_quant(l.params, kernel_dtype(type), c10::cuda::getCurrentCUDAStream().stream()),
-      "sage attention quantisation");
-  return views(l);
+  return views(quantize(prepare(q, type), prepare(k, type)));
 }
 
 torch::Tensor sage_attention_cuda(const torch::Tensor& q, const torch::Tensor& k,

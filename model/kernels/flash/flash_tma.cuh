@@ -131,11 +131,9 @@ struct KvRing {
   __device__ std::uint32_t empty_k(int s) const { return smem_addr(&bars[1 + 2 * kStages + s]); }
   __device__ std::uint32_t empty_v(int s) const { return smem_addr(&bars[1 + 3 * kStages + s]); }
 
-  // By one thread, before a __syncthreads: each consumer warp releases a stage once. Q's barrier
-  // completes on the copy's bytes and q_arrivals arrivals (1: the producer's; more when the
-  // consumers write Q themselves and each arrives).
-  __device__ void init(int consumer_warps, int q_arrivals = 1) const {
-    mbar_init(q(), q_arrivals);
+  // By one thread, before a __syncthreads: each consumer warp releases a stage once.
+  __device__ void init(int consumer_warps) const {
+    mbar_init(q(), 1);
     for (int s = 0; s < kStages; ++s) {
       mbar_init(full_k(s), 1);
       mbar_init(full_v(s), 1);
@@ -145,20 +143,17 @@ struct KvRing {
     mbar_init_fence();
   }
 
-  // By the producer's one thread: the Q tile at row m0 (unless q_map is null: the consumers
-  // write Q), then K_j before V_j for every key block, each into its stage once the consumers
-  // have released it.
+  // By the producer's one thread: the Q tile at row m0, then K_j before V_j for every key block,
+  // each into its stage once the consumers have released it.
   __device__ void produce(const CUtensorMap* q_map, std::uint32_t sq, std::uint32_t q_bytes, int m0,
                           const CUtensorMap* k_map, std::uint32_t sk, std::uint32_t k_bytes,
                           const CUtensorMap* v_map, std::uint32_t sv, std::uint32_t v_bytes,
                           int block_n, int n_blocks, int h, int b) const {
-    if (q_map) tma_prefetch_map(q_map);
+    tma_prefetch_map(q_map);
     tma_prefetch_map(k_map);
     tma_prefetch_map(v_map);
-    if (q_map) {
-      mbar_arrive_expect_tx(q(), q_bytes);
-      tma_load_4d(sq, q_map, 0, m0, h, b, q());
-    }
+    mbar_arrive_expect_tx(q(), q_bytes);
+    tma_load_4d(sq, q_map, 0, m0, h, b, q());
     for (int j = 0; j < n_blocks; ++j) {
       const int s = j % kStages;
       const std::uint32_t free_parity = ((j / kStages) & 1) ^ 1;

@@ -59,8 +59,6 @@ static Prob make(int B, int H, int N, int d, float k_offset) {
   auto& f = pr.fp;
   f.q8 = pr.q8, f.k8 = pr.k8, f.q_scales = pr.qs, f.k_scales = pr.ks, f.v = pr.v, f.o = pr.o;
   f.lse = pr.lse;
-  f.q = pr.q, f.q_row_stride = d, f.q_head_stride = std::int64_t(N) * d;
-  f.q_batch_stride = std::int64_t(H) * N * d, f.softmax_scale = q.softmax_scale;
   f.v_row_stride = f.o_row_stride = d;
   f.v_head_stride = f.o_head_stride = std::int64_t(N) * d;
   f.v_batch_stride = f.o_batch_stride = std::int64_t(H) * N * d;
@@ -73,29 +71,24 @@ static void release(Prob& p) {
     cudaFree(x);
 }
 
-// The warp-specialised kernel's variants (SageWsTraits): the dispatched one first. `run` is the
-// kernel alone on the pass's outputs (with Q quantised inside for the Q variants), `forward` the
-// pass and the kernel as run_forward launches them.
+// The warp-specialised kernel's tile and exp2 variants (SageWsTraits): the dispatched one first.
 struct Variant {
   const char* name;
   cudaError_t (*run)(const sage::SageFwdParams&);
-  cudaError_t (*forward)(const sage::SageQuantParams&, const sage::SageFwdParams&);
 };
 template <class Traits>
-static Variant ws_variant(const char* name) {
-  return {
-      name,
-      [](const sage::SageFwdParams& p) { return sage::launch_fwd_ws<Traits, bf16>(p, nullptr); },
-      [](const sage::SageQuantParams& q, const sage::SageFwdParams& p) {
-        return sage::run_forward_ws<Traits, bf16>(q, p, nullptr);
-      }};
+static cudaError_t ws_variant(const sage::SageFwdParams& p) {
+  return sage::launch_fwd_ws<Traits, bf16>(p, nullptr);
 }
-// <stages, kBlockN, consumers, lazy rescale, row sums on the tensor cores, Q quantised inside>
+// <stages, kBlockN, consumers, lazy rescale, row sums on the tensor cores>
 static const Variant kVariants[] = {
-    ws_variant<sage::SageWsConfig>("ws"),
-    ws_variant<sage::SageWsTraits<3, 64, 4, true, true>>("n64c4s3LR (w3)"),
-    ws_variant<sage::SageWsTraits<4, 64, 4, true, true, true>>("n64c4s4LRQ"),
-    ws_variant<sage::SageWsTraits<2, 128, 3, false, true, true>>("n128c3s2RQ"),
+    {"ws",
+     [](const sage::SageFwdParams& p) { return sage::run_fwd_ws_hdim<64, bf16>(p, nullptr); }},
+    {"n128c3s2 (w1)", ws_variant<sage::SageWsTraits<2, 128, 3, false, false>>},
+    {"n128c3s2R", ws_variant<sage::SageWsTraits<2, 128, 3, false, true>>},
+    {"n64c4s3", ws_variant<sage::SageWsTraits<3, 64, 4, false, false>>},
+    {"n64c4s3R", ws_variant<sage::SageWsTraits<3, 64, 4, false, true>>},
+    {"n64c4s4LR", ws_variant<sage::SageWsTraits<4, 64, 4, true, true>>},
 };
 static cudaError_t mma(const sage::SageFwdParams& p) {
   return sage::run_fwd(p, sage::Dtype::BFloat16, nullptr).empty() ? cudaSuccess : cudaErrorUnknown;
@@ -121,11 +114,6 @@ static bool check(const Variant& var, int B, int H, int N, int d, float off) {
   CK(cudaDeviceSynchronize());
   auto oo = fetch_bf16(pr.o, n);
   auto ol = fetch_f32(pr.lse, size_t(B) * H * N);
-  // The whole forward (the pass, K alone for the Q variants, then the kernel) gives the same bits.
-  CK(cudaMemset(pr.o, 0xff, n * 2));
-  CK(var.forward(pr.qp, pr.fp));
-  CK(cudaDeviceSynchronize());
-  const bool same = fetch_bf16(pr.o, n) == oo;
   double e = 0, mx = 0, le = 0, l1 = 0, l1_ref = 0;
   for (size_t i = 0; i < n; ++i) {
     const double df = std::fabs(double(oo[i]) - ro[i]);
@@ -138,12 +126,11 @@ static bool check(const Variant& var, int B, int H, int N, int d, float off) {
     const double df = std::fabs(double(ol[i]) - rl[i]);
     le = std::isfinite(df) ? std::max(le, df) : 1e30;
   }
-  const bool ok = e / mx < 2e-2 && le < 2e-3 && same;
+  const bool ok = e / mx < 2e-2 && le < 2e-3;
   std::printf(
       "  sage %s (%d,%d,%d,%d, k offset %.0f): max|dO|/max|O| %.2e  rel L1 %.2e  max|dLSE| %.2e  "
-      "forward %s  %s\n",
-      var.name, B, H, N, d, off, e / mx, l1 / l1_ref, le, same ? "same" : "DIFFERS",
-      ok ? "ok" : "FAIL");
+      "%s\n",
+      var.name, B, H, N, d, off, e / mx, l1 / l1_ref, le, ok ? "ok" : "FAIL");
   release(pr);
   return ok;
 }
@@ -157,12 +144,9 @@ static void bench(int B, int H, int N, int d) {
   };
   auto quant = [&] { sage::run_quant(pr.qp, sage::Dtype::BFloat16, nullptr); };
   time("quant alone", quant);
-  sage::SageQuantParams k_only = pr.qp;
-  k_only.q8 = nullptr;
-  time("quant K alone", [&] { sage::run_quant(k_only, sage::Dtype::BFloat16, nullptr); });
   time("quant+mma", [&] { quant(), mma(pr.fp); });
   for (const Variant& v : kVariants) {
-    time((std::string("quant+") + v.name).c_str(), [&] { v.forward(pr.qp, pr.fp); });
+    time((std::string("quant+") + v.name).c_str(), [&] { quant(), v.run(pr.fp); });
     time((std::string(v.name) + " alone").c_str(), [&] { v.run(pr.fp); });
   }
   release(pr);

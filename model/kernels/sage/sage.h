@@ -20,9 +20,8 @@ constexpr int kQuantBlock = 64;
 int padded_head_dim(int d);
 
 // The quantisation pass (sage_quant_kernel.cuh): the mean of K over tokens, then Q and K to INT8
-// per block of kQuantBlock tokens in one launch (K alone when q8 is null). Q and K are [B, heads,
-// N, d] in bf16 or fp16 with unit stride along d and 16-byte aligned pointers and strides
-// (multiples of 8 elements).
+// per block of kQuantBlock tokens in one launch. Q and K are [B, heads, N, d] in bf16 or fp16 with
+// unit stride along d and 16-byte aligned pointers and strides (multiples of 8 elements).
 struct SageQuantParams {
   const void* q = nullptr;  // [B, heads, n_q, d]
   const void* k = nullptr;  // [B, heads, n_k, d]
@@ -32,24 +31,18 @@ struct SageQuantParams {
   float softmax_scale = 1.0f;  // usually 1/sqrt(d); Q is quantised times softmax_scale * log2(e)
   // Written, all contiguous (dp = padded_head_dim(d), nqb = ceil(n_q / 64), nkb = ceil(n_k / 64)):
   float* k_mean = nullptr;    // [B, heads, d]: K's mean over its n_k tokens, float32
-  std::int8_t* q8 = nullptr;  // [B, heads, n_q, dp]: round(q softmax_scale log2(e) / q_scale);
-                              // null: Q is left alone (q_scales too)
+  std::int8_t* q8 = nullptr;  // [B, heads, n_q, dp]: round(q softmax_scale log2(e) / q_scale)
   std::int8_t* k8 = nullptr;  // [B, heads, n_k, dp]: round((k - k_mean) / k_scale)
   float* q_scales = nullptr;  // [B, heads, nqb]: max |q softmax_scale log2(e)| / 127 per block
   float* k_scales = nullptr;  // [B, heads, nkb]: max |k - k_mean| / 127 per block
 };
 
-// The attention forward over the quantised Q and K (sage_fwd_kernel.cuh). The Hopper kernel
-// quantises Q itself from q when run_forward chooses it (sage_fwd_ws_kernel.cuh).
+// The attention forward over the quantised Q and K (sage_fwd_kernel.cuh).
 struct SageFwdParams {
   const std::int8_t* q8 = nullptr;  // as written by the quantisation pass
   const std::int8_t* k8 = nullptr;
   const float* q_scales = nullptr;
   const float* k_scales = nullptr;
-  // The 16-bit Q for that kernel (run_forward copies them from the quantisation's parameters).
-  const void* q = nullptr;
-  std::int64_t q_batch_stride = 0, q_head_stride = 0, q_row_stride = 0;
-  float softmax_scale = 1.0f;
   const void* v = nullptr;  // [B, heads, n_k, d], bf16 or fp16, alignment as for Q and K
   void* o = nullptr;        // [B, heads, n_q, d], written
   float* lse = nullptr;     // [B, heads, n_q] contiguous, written: natural log-sum-exp of the
@@ -73,14 +66,7 @@ struct SageSmoothParams {
 // The device check is the flash kernels' (kernels::flash::device_support): same library, same
 // sm_80 floor (mma.sync with s8 operands and bf16 operands both need it).
 std::string run_quant(const SageQuantParams& params, Dtype dtype, void* stream);
-// The mma.sync attention kernel on run_quant's outputs (every sm_80+ GPU).
 std::string run_fwd(const SageFwdParams& params, Dtype dtype, void* stream);
-// The whole forward: the quantisation pass, then the attention kernel. On Hopper at head dim 64
-// the attention kernel quantises Q (each consumer warpgroup its 64 rows, the pass's arithmetic),
-// so the pass covers K alone and q8 / q_scales are not written; elsewhere run_quant, then
-// run_fwd. `fwd`'s q8, k8 and scales are `quant`'s buffers.
-std::string run_forward(const SageQuantParams& quant, const SageFwdParams& fwd, Dtype dtype,
-                        void* stream);
 std::string run_smooth_k(const SageSmoothParams& params, Dtype dtype, void* stream);
 
 }  // namespace latentcast::kernels::sage

@@ -15,7 +15,7 @@ std::string text(cudaError_t status) {
 }
 
 template <class T>
-cudaError_t quant_pass(const SageQuantParams& p, cudaStream_t s) {
+cudaError_t quant(const SageQuantParams& p, cudaStream_t s) {
   switch (padded_head_dim(p.d)) {
     case 32:
       return run_quant_hdim<32, T>(p, s);
@@ -27,30 +27,23 @@ cudaError_t quant_pass(const SageQuantParams& p, cudaStream_t s) {
   return cudaErrorInvalidValue;
 }
 
-// The mma.sync kernels, on the quantisation pass's outputs.
 template <class T>
 cudaError_t fwd(const SageFwdParams& p, cudaStream_t s) {
   switch (padded_head_dim(p.d)) {
     case 32:
       return run_fwd_hdim<32, T>(p, s);
     case 64:
+#if LATENTCAST_FLASH_WGMMA
+      if (flash::hopper_kernels_run_here()) {
+        const cudaError_t status = run_fwd_ws_hdim<64, T>(p, s);
+        if (status != cudaErrorNotSupported) return status;
+      }
+#endif
       return run_fwd_hdim<64, T>(p, s);
     case 128:
       return run_fwd_hdim<128, T>(p, s);
   }
   return cudaErrorInvalidValue;
-}
-
-template <class T>
-cudaError_t forward(const SageQuantParams& quant, const SageFwdParams& p, cudaStream_t s) {
-#if LATENTCAST_FLASH_WGMMA
-  if (padded_head_dim(p.d) == 64 && flash::hopper_kernels_run_here()) {
-    const cudaError_t status = run_forward_ws_hdim<64, T>(quant, p, s);
-    if (status != cudaErrorNotSupported) return status;
-  }
-#endif
-  const cudaError_t status = quant_pass<T>(quant, s);
-  return status != cudaSuccess ? status : fwd<T>(p, s);
 }
 
 }  // namespace
@@ -65,20 +58,12 @@ int padded_head_dim(int d) {
 
 std::string run_quant(const SageQuantParams& p, Dtype dtype, void* stream) {
   const auto s = static_cast<cudaStream_t>(stream);
-  return text(dtype == Dtype::BFloat16 ? quant_pass<__nv_bfloat16>(p, s)
-                                       : quant_pass<__half>(p, s));
+  return text(dtype == Dtype::BFloat16 ? quant<__nv_bfloat16>(p, s) : quant<__half>(p, s));
 }
 
 std::string run_fwd(const SageFwdParams& p, Dtype dtype, void* stream) {
   const auto s = static_cast<cudaStream_t>(stream);
   return text(dtype == Dtype::BFloat16 ? fwd<__nv_bfloat16>(p, s) : fwd<__half>(p, s));
-}
-
-std::string run_forward(const SageQuantParams& quant, const SageFwdParams& fwd, Dtype dtype,
-                        void* stream) {
-  const auto s = static_cast<cudaStream_t>(stream);
-  return text(dtype == Dtype::BFloat16 ? forward<__nv_bfloat16>(quant, fwd, s)
-                                       : forward<__half>(quant, fwd, s));
 }
 
 std::string run_smooth_k(const SageSmoothParams& p, Dtype dtype, void* stream) {

@@ -77,7 +77,6 @@
 #include "model/kernels/flash/flash_wgmma.cuh"
 #include "model/kernels/sage/sage.h"
 #include "model/kernels/sage/sage_fwd_kernel.cuh"
-#include "model/kernels/sage/sage_quant_kernel.cuh"
 
 namespace latentcast::kernels::sage {
 
@@ -91,15 +90,11 @@ struct SageTensorMaps {
 // m64n72 over V and 8 more columns of ones (a block of 1.0 per stage, kOnesOffset past its V
 // tile, reached through the descriptor's leading offset), so O's columns 64..71 carry the sums,
 // rescaled with O.
-// kQuantizeQ_: the consumers quantise their Q rows from the 16-bit Q (quantize_q_rows) instead of
-// the producer loading the quantisation pass's INT8 copy, which then covers K alone.
-template <int kStages_, int kBlockN_, int kConsumers_, bool kLazyRescale_, bool kTensorRowSum_,
-          bool kQuantizeQ_ = false>
+template <int kStages_, int kBlockN_, int kConsumers_, bool kLazyRescale_, bool kTensorRowSum_>
 struct SageWsTraits {
   static constexpr int kHeadDim = 64, kBlockN = kBlockN_, kConsumers = kConsumers_;
   static constexpr int kStages = kStages_;
   static constexpr bool kLazyRescale = kLazyRescale_, kTensorRowSum = kTensorRowSum_;
-  static constexpr bool kQuantizeQ = kQuantizeQ_;
   static constexpr int kOValues = kTensorRowSum ? 36 : 32;
   static constexpr int kBlockM = 64 * kConsumers;
   static constexpr int kThreads = 128 * (kConsumers + 1);
@@ -144,61 +139,6 @@ __device__ __forceinline__ void wgmma_s8_n64(int (&d)[32], std::uint64_t desc_a,
       : "l"(desc_a), "l"(desc_b), "r"(accumulate));
 }
 
-// The 64 Q rows from row0 quantised by the calling consumer warpgroup into shared memory at dst
-// (512-byte aligned), as the quantisation pass would (sage_quant_kernel): times softmax_scale
-// log2(e), the block's scale max |x| / 127 (1 for an all-zero block), round-half-even by the same
-// multiply, so the INT8 values and the scale are the pass's; rows past n_q and columns past d 0.
-// Stored in the 64-byte swizzle TMA writes (16-byte chunk c of row r at chunk c ^ ((r / 2) % 4)).
-// Named barrier `barrier` over the warpgroup; `warp_max` holds its 4 warps' partial maxima.
-// Returns the scale, in every thread; the rows are visible to wgmma when it returns.
-template <class T>
-__device__ __forceinline__ float quantize_q_rows(const SageFwdParams& p, int b, int h, int row0,
-                                                 std::uint32_t dst, int barrier,
-                                                 float (&warp_max)[4]) {
-  constexpr int kChunks = 64 * 64 / 8 / 128;  // 8-element chunks per thread
-  const int t = threadIdx.x % 128;
-  const T* q = static_cast<const T*>(p.q) + b * p.q_batch_stride + h * p.q_head_stride;
-  const float mul = p.softmax_scale * 1.4426950408889634f;
-  float x[kChunks][8];
-  float amax = 0.f;
-#pragma unroll
-  for (int i = 0; i < kChunks; ++i) {
-    const int c = i * 128 + t, row = c / 8, col = (c % 8) * 8;
-#pragma unroll
-    for (int e = 0; e < 8; ++e) x[i][e] = 0.f;
-    if (row0 + row < p.n_q && col < p.d) {
-      load8(q + static_cast<std::int64_t>(row0 + row) * p.q_row_stride + col, x[i]);
-#pragma unroll
-      for (int e = 0; e < 8; ++e) {
-        x[i][e] *= mul;
-        amax = fmaxf(amax, fabsf(x[i][e]));
-      }
-    }
-  }
-#pragma unroll
-  for (int off = 16; off > 0; off /= 2) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
-  if (t % 32 == 0) warp_max[t / 32] = amax;
-  flash::named_barrier_sync<128>(barrier);
-  amax = fmaxf(fmaxf(warp_max[0], warp_max[1]), fmaxf(warp_max[2], warp_max[3]));
-  const float scale = amax > 0.f ? amax / 127.f : 1.f, inv_scale = 1.f / scale;
-#pragma unroll
-  for (int i = 0; i < kChunks; ++i) {
-    const int c = i * 128 + t, row = c / 8, col = (c % 8) * 8;
-    std::uint32_t packed[2] = {0u, 0u};
-#pragma unroll
-    for (int e = 0; e < 8; ++e) {
-      const int v = max(-127, min(127, __float2int_rn(x[i][e] * inv_scale)));
-      packed[e / 4] |= (static_cast<std::uint32_t>(v) & 0xffu) << (8 * (e % 4));
-    }
-    const std::uint32_t at = dst + row * 64 + ((((col / 16) ^ (row / 2)) & 3) * 16) + col % 16;
-    asm volatile("st.shared.v2.b32 [%0], {%1, %2};\n" ::"r"(at), "r"(packed[0]), "r"(packed[1])
-                 : "memory");
-  }
-  flash::fence_proxy_async();  // the generic-proxy stores, before wgmma reads them
-  flash::named_barrier_sync<128>(barrier);
-  return scale;
-}
-
 template <class Traits, class T>
 __global__ void __launch_bounds__(Traits::kThreads, 1)
     sage_fwd_ws_kernel(const __grid_constant__ SageFwdParams p,
@@ -223,8 +163,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   const int n_blocks = (p.n_k + kBlockN - 1) / kBlockN;
   const int wg = threadIdx.x / 128;
 
-  if (threadIdx.x == 0)
-    ring.init(4 * Traits::kConsumers, Traits::kQuantizeQ ? Traits::kConsumers : 1);
+  if (threadIdx.x == 0) ring.init(4 * Traits::kConsumers);
   if constexpr (Traits::kTensorRowSum)
     flash::fill_ones<T, Traits::kThreads>(
         smem_raw + (sV + Traits::kOnesOffset - smem_addr(smem_raw)), Traits::kOnesOffset);
@@ -233,8 +172,8 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   if (wg == 0) {  // the producer: one thread issues every copy
     regs_release<Traits::kProducerRegs>();
     if (threadIdx.x == 0)
-      ring.produce(Traits::kQuantizeQ ? nullptr : &maps.q8, sQ, kBytesQ8, m0, &maps.k8, sK,
-                   kBytesK8, &maps.v, sV, kBytesV, kBlockN, n_blocks, h, b);
+      ring.produce(&maps.q8, sQ, kBytesQ8, m0, &maps.k8, sK, kBytesK8, &maps.v, sV, kBytesV,
+                   kBlockN, n_blocks, h, b);
     return;
   }
 
@@ -246,18 +185,9 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   const int q_blocks = (p.n_q + kQuantBlock - 1) / kQuantBlock;
   const int k_blocks = (p.n_k + kQuantBlock - 1) / kQuantBlock;
   const float* k_scales = p.k_scales + static_cast<std::int64_t>(bh) * k_blocks;
-  float q_scale;
-  if constexpr (Traits::kQuantizeQ) {
-    // Named barriers 1 .. kConsumers (the ring's are kTurnBarrier ..); the Q barrier completes
-    // when every consumer has arrived.
-    __shared__ float q_warp_max[Traits::kConsumers][4];
-    q_scale = quantize_q_rows<T>(p, b, h, m0 + cw * 64, q_rows, 1 + cw, q_warp_max[cw]);
-    if (threadIdx.x % 128 == 0) mbar_arrive(ring.q());
-  } else {
-    // Rows past n_q (a whole consumer's, in the grid's last block) use the last block's scale.
-    q_scale = p.q_scales[static_cast<std::int64_t>(bh) * q_blocks +
-                         min((m0 + cw * 64) / kQuantBlock, q_blocks - 1)];
-  }
+  // Rows past n_q (a whole consumer's, in the grid's last block) use the last block's scale.
+  const float q_scale = p.q_scales[static_cast<std::int64_t>(bh) * q_blocks +
+                                   min((m0 + cw * 64) / kQuantBlock, q_blocks - 1)];
   auto k_scale = [&](int j, int g) {
     return k_scales[min(j * Traits::kScaleGroups + g, k_blocks - 1)];
   };
@@ -393,68 +323,34 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
 #endif
 }
 
-// The kernel's tensor maps (Q's INT8 copy only when the kernel does not quantise Q).
-// cudaErrorNotSupported when the shape or the tensors cannot be described to TMA: nothing has
-// been launched then, and the caller runs the mma.sync kernel.
-template <class Traits, class T>
-cudaError_t encode_fwd_ws_maps(const SageFwdParams& p, SageTensorMaps* maps) {
-  if (p.batch * p.heads > flash::kMaxBatchHeads || p.n_k == 0 || p.d > Traits::kHeadDim)
-    return cudaErrorNotSupported;
-  cudaError_t status = cudaSuccess;
-  if (!Traits::kQuantizeQ)
-    status = flash::encode_int8_tile_map(&maps->q8, p.q8, p.batch, p.heads, p.n_q, Traits::kBlockM);
-  if (status == cudaSuccess)
-    status = flash::encode_int8_tile_map(&maps->k8, p.k8, p.batch, p.heads, p.n_k, Traits::kBlockN);
-  if (status == cudaSuccess)
-    status =
-        flash::encode_tile_map(&maps->v, p.v, flash::dtype_of<T>(), p.batch, p.heads, p.n_k, p.d,
-                               p.v_row_stride, p.v_head_stride, p.v_batch_stride, Traits::kBlockN);
-  return status;
-}
-
-template <class Traits, class T>
-cudaError_t launch_fwd_ws_maps(const SageFwdParams& p, const SageTensorMaps& maps,
-                               cudaStream_t stream) {
-  return flash::launch_with_smem(
-      sage_fwd_ws_kernel<Traits, T>,
-      dim3((p.n_q + Traits::kBlockM - 1) / Traits::kBlockM, p.batch * p.heads), Traits::kThreads,
-      Traits::kSmemBytes, stream, p, maps);
-}
-
-// The kernel alone, on the quantisation pass's outputs (and p.q when it quantises Q itself).
+// cudaErrorNotSupported, with nothing launched, when the tensors cannot be described to TMA (the
+// caller runs the mma.sync kernel then).
 template <class Traits, class T>
 cudaError_t launch_fwd_ws(const SageFwdParams& p, cudaStream_t stream) {
-  if (p.batch * p.heads == 0 || p.n_q == 0) return cudaSuccess;
+  const int bh = p.batch * p.heads;
+  if (bh == 0 || p.n_q == 0) return cudaSuccess;
+  if (bh > flash::kMaxBatchHeads || p.n_k == 0 || p.d > Traits::kHeadDim)
+    return cudaErrorNotSupported;
+  const flash::Dtype dtype = flash::dtype_of<T>();
   SageTensorMaps maps;
-  const cudaError_t status = encode_fwd_ws_maps<Traits, T>(p, &maps);
-  return status != cudaSuccess ? status : launch_fwd_ws_maps<Traits, T>(p, maps, stream);
+  cudaError_t status =
+      flash::encode_int8_tile_map(&maps.q8, p.q8, p.batch, p.heads, p.n_q, Traits::kBlockM);
+  if (status == cudaSuccess)
+    status = flash::encode_int8_tile_map(&maps.k8, p.k8, p.batch, p.heads, p.n_k, Traits::kBlockN);
+  if (status == cudaSuccess)
+    status =
+        flash::encode_tile_map(&maps.v, p.v, dtype, p.batch, p.heads, p.n_k, p.d, p.v_row_stride,
+                               p.v_head_stride, p.v_batch_stride, Traits::kBlockN);
+  if (status != cudaSuccess) return status;
+  return flash::launch_with_smem(sage_fwd_ws_kernel<Traits, T>,
+                                 dim3((p.n_q + Traits::kBlockM - 1) / Traits::kBlockM, bh),
+                                 Traits::kThreads, Traits::kSmemBytes, stream, p, maps);
 }
-
-// The whole forward on this kernel: the maps first (cudaErrorNotSupported with nothing launched,
-// as above, also without queries: the caller's pass then still writes K's mean), the quantisation
-// pass (K alone when the kernel quantises Q), the kernel. fwd's buffers are quant's.
-template <class Traits, class T>
-cudaError_t run_forward_ws(SageQuantParams quant, SageFwdParams fwd, cudaStream_t stream) {
-  fwd.q = quant.q;
-  fwd.q_batch_stride = quant.q_batch_stride, fwd.q_head_stride = quant.q_head_stride;
-  fwd.q_row_stride = quant.q_row_stride;
-  fwd.softmax_scale = quant.softmax_scale;
-  if (Traits::kQuantizeQ) quant.q8 = nullptr, quant.q_scales = nullptr;
-  if (fwd.batch * fwd.heads == 0 || fwd.n_q == 0) return cudaErrorNotSupported;
-  SageTensorMaps maps;
-  cudaError_t status = encode_fwd_ws_maps<Traits, T>(fwd, &maps);
-  if (status == cudaSuccess) status = run_quant_hdim<Traits::kHeadDim, T>(quant, stream);
-  return status != cudaSuccess ? status : launch_fwd_ws_maps<Traits, T>(fwd, maps, stream);
-}
-
-// The dispatched tiles (w4: w3 with Q quantised in the kernel).
-using SageWsConfig = SageWsTraits<3, 64, 4, true, true, true>;
 
 template <int kHeadDim, class T>
-cudaError_t run_forward_ws_hdim(const SageQuantParams& quant, const SageFwdParams& fwd,
-                                cudaStream_t stream) {
+cudaError_t run_fwd_ws_hdim(const SageFwdParams& p, cudaStream_t stream) {
   static_assert(kHeadDim == 64, "the warp-specialised sage forward is instantiated for 64");
-  return run_forward_ws<SageWsConfig, T>(quant, fwd, stream);
+  return launch_fwd_ws<SageWsTraits<3, 64, 4, true, true>, T>(p, stream);
 }
 
 }  // namespace latentcast::kernels::sage

@@ -17,12 +17,10 @@ template <class T>
 cudaError_t run_smooth_k_typed(const SageSmoothParams& p, cudaStream_t stream);
 template <int kHeadDim, class T>
 cudaError_t run_fwd_hdim(const SageFwdParams& p, cudaStream_t stream);
-// The warp-specialised Hopper forward with its quantisation pass (sage_fwd_ws_hdim64.cu, sm_90a,
-// built when the flash wgmma kernels are: LATENTCAST_FLASH_WGMMA). cudaErrorNotSupported, with
-// nothing launched, when the tensors cannot be described to the copy engine: the caller runs the
-// pass and the mma.sync kernel then.
+// The warp-specialised Hopper forward (sage_fwd_ws_hdim64.cu, sm_90a, built when the flash wgmma
+// kernels are: LATENTCAST_FLASH_WGMMA). cudaErrorNotSupported, with nothing launched, when the
+// tensors cannot be described to the copy engine: the caller runs the mma.sync kernel then.
 template <int kHeadDim, class T>
-cudaError_t run_forward_ws_hdim(const SageQuantParams& quant, const SageFwdParams& fwd,
-                                cudaStream_t stream);
+cudaError_t run_fwd_ws_hdim(const SageFwdParams& p, cudaStream_t stream);
 
 }  // namespace latentcast::kernels::sage

@@ -88,18 +88,13 @@ __global__ void __launch_bounds__(Traits::kMeanThreads)
   }
 }
 
-// Q's 64-token blocks (none when p.q8 is null), then K's: one CTA each.
-__host__ __device__ inline int quant_q_blocks(const SageQuantParams& p) {
-  return p.q8 ? (p.n_q + kQuantBlock - 1) / kQuantBlock : 0;
-}
-
-// One CTA per 64-token block: blockIdx.x < quant_q_blocks(p) are Q blocks, the rest K blocks.
+// One CTA per 64-token block: blockIdx.x < ceil(n_q / 64) are Q blocks, the rest K blocks.
 template <class Traits, class T>
 __global__ void __launch_bounds__(Traits::kThreads) sage_quant_kernel(const SageQuantParams p) {
   constexpr int kCpr = Traits::kChunksPerRow, kD = Traits::kHeadDim;
   __shared__ float warp_max[Traits::kThreads / 32];
   const int bh = blockIdx.y, b = bh / p.heads, h = bh % p.heads;
-  const int q_blocks = quant_q_blocks(p);
+  const int q_blocks = (p.n_q + kQuantBlock - 1) / kQuantBlock;
   const int k_blocks = (p.n_k + kQuantBlock - 1) / kQuantBlock;
   const bool is_q = static_cast<int>(blockIdx.x) < q_blocks;
   const int blk = is_q ? blockIdx.x : blockIdx.x - q_blocks;
@@ -218,8 +213,8 @@ cudaError_t run_quant_hdim(const SageQuantParams& p, cudaStream_t stream) {
     status = cudaGetLastError();
     if (status != cudaSuccess) return status;
   }
-  const int blocks = quant_q_blocks(p) + (p.n_k + kQuantBlock - 1) / kQuantBlock;
-  if (blocks == 0) return cudaSuccess;
+  const int blocks =
+      (p.n_q + kQuantBlock - 1) / kQuantBlock + (p.n_k + kQuantBlock - 1) / kQuantBlock;
   sage_quant_kernel<Traits, T><<<dim3(blocks, bh), Traits::kThreads, 0, stream>>>(p);
   return cudaGetLastError();
 }
