@@ -147,12 +147,15 @@ __device__ __forceinline__ float row_total(const float (&o)[kOValues], const flo
 // the step. Without the ring they wait on the same stages and so run in step: all softmaxes at
 // once on the shared exp2 unit, then all waiting on the tensor cores. Two consumers lost by it
 // (lab, flash n128 c2: 0.329 -> 0.339 ms at (4,8,4096,64)).
+// block_base and round: as for KvRing::produce (a persistent CTA's tiles); each consumer warp
+// releases Q (empty_q) once its last Q K^T is done.
 constexpr int kTurnBarrier = 8;  // named barriers 8 .. 8 + consumers - 1 (the epilogue uses 1 .. 4)
 template <int kConsumers, int kStages, int kOValues, class IssueQK, class IssuePV, class Softmax,
           class Pack>
 __device__ __forceinline__ void ws_consume(const KvRing<kStages>& ring, int n_blocks,
                                            float (&o)[kOValues], IssueQK issue_qk, IssuePV issue_pv,
-                                           Softmax softmax, Pack pack) {
+                                           Softmax softmax, Pack pack, int block_base = 0,
+                                           int round = 0) {
   constexpr bool kTurns = kConsumers >= 3;
   const bool signals = threadIdx.x % 32 == 0;  // one release per consumer warp
   const int cw = static_cast<int>(threadIdx.x / 128) - 1;
@@ -168,23 +171,26 @@ __device__ __forceinline__ void ws_consume(const KvRing<kStages>& ring, int n_bl
   };
   if constexpr (kTurns)
     if (cw == kConsumers - 1) named_barrier_arrive<256>(kTurnBarrier);  // consumer 0 starts
-  mbar_wait(ring.q(), 0);
+  const auto stage = [&](int j) { return (block_base + j) % kStages; };
+  const auto parity = [&](int j) { return ((block_base + j) / kStages) & 1; };
+  mbar_wait(ring.q(), round & 1);
   {
-    mbar_wait(ring.full_k(0), 0);
+    mbar_wait(ring.full_k(stage(0)), parity(0));
     turn_wait();
     wgmma_fence();
-    issue_qk(0);
+    issue_qk(stage(0));
     turn_pass(false);
     wgmma_wait<0>();
-    if (signals) mbar_arrive(ring.empty_k(0));
+    if (signals) mbar_arrive(ring.empty_k(stage(0)));
+    if (signals && n_blocks == 1) mbar_arrive(ring.empty_q());
     float corr[2];
     softmax(0, corr);  // nothing accumulated yet
     pack();
   }
   for (int j = 1; j < n_blocks; ++j) {
-    const int sk = j % kStages, sv = (j - 1) % kStages;
-    mbar_wait(ring.full_k(sk), (j / kStages) & 1);
-    mbar_wait(ring.full_v(sv), ((j - 1) / kStages) & 1);
+    const int sk = stage(j), sv = stage(j - 1);
+    mbar_wait(ring.full_k(sk), parity(j));
+    mbar_wait(ring.full_v(sv), parity(j - 1));
     turn_wait();
     wgmma_fence();  // O rescaled and P packed by this thread since the last matrix products
     issue_qk(sk);
@@ -192,6 +198,7 @@ __device__ __forceinline__ void ws_consume(const KvRing<kStages>& ring, int n_bl
     turn_pass(false);
     wgmma_wait<1>();  // S_j is ready; P_{j-1} V_{j-1} may still run
     if (signals) mbar_arrive(ring.empty_k(sk));
+    if (signals && j == n_blocks - 1) mbar_arrive(ring.empty_q());
     float corr[2];
     const bool rescale = softmax(j, corr);
     wgmma_wait<0>();
@@ -207,8 +214,8 @@ __device__ __forceinline__ void ws_consume(const KvRing<kStages>& ring, int n_bl
     }
     pack();
   }
-  const int sv = (n_blocks - 1) % kStages;
-  mbar_wait(ring.full_v(sv), ((n_blocks - 1) / kStages) & 1);
+  const int sv = stage(n_blocks - 1);
+  mbar_wait(ring.full_v(sv), parity(n_blocks - 1));
   turn_wait();
   wgmma_fence();
   issue_pv(sv);

@@ -118,18 +118,21 @@ __device__ __forceinline__ void named_barrier_arrive(int id) {
   asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "n"(kThreads) : "memory");
 }
 
-// The shared-memory ring of a warp-specialised attention forward: Q once, then K_j and V_j of
-// each key block into stage j % kStages, with a full barrier (the copy's bytes) and an empty one
-// (the consumers' releases) per stage and tensor. Lives in static shared memory.
+// The shared-memory ring of a warp-specialised attention forward: Q once a tile, then K_j and V_j
+// of each key block into stage g % kStages (g counts the key blocks of all the CTA's tiles so
+// far), with a full barrier (the copy's bytes) and an empty one (the consumers' releases) per
+// stage and tensor, and Q's pair (empty_q: a persistent CTA's next Q waits for it). Lives in
+// static shared memory.
 template <int kStages>
 struct KvRing {
-  std::uint64_t bars[1 + 4 * kStages];
+  std::uint64_t bars[2 + 4 * kStages];
 
   __device__ std::uint32_t q() const { return smem_addr(&bars[0]); }
   __device__ std::uint32_t full_k(int s) const { return smem_addr(&bars[1 + s]); }
   __device__ std::uint32_t full_v(int s) const { return smem_addr(&bars[1 + kStages + s]); }
   __device__ std::uint32_t empty_k(int s) const { return smem_addr(&bars[1 + 2 * kStages + s]); }
   __device__ std::uint32_t empty_v(int s) const { return smem_addr(&bars[1 + 3 * kStages + s]); }
+  __device__ std::uint32_t empty_q() const { return smem_addr(&bars[1 + 4 * kStages]); }
 
   // By one thread, before a __syncthreads: each consumer warp releases a stage once.
   __device__ void init(int consumer_warps) const {
@@ -140,29 +143,43 @@ struct KvRing {
       mbar_init(empty_k(s), consumer_warps);
       mbar_init(empty_v(s), consumer_warps);
     }
+    mbar_init(empty_q(), consumer_warps);
     mbar_init_fence();
   }
 
   // By the producer's one thread: the Q tile at row m0, then K_j before V_j for every key block,
-  // each into its stage once the consumers have released it.
+  // each into its stage once the consumers have released it. For the `round`-th tile of a
+  // persistent CTA (from 0), after `block_base` key blocks of its earlier tiles: K_0 and V_0
+  // first (their stages free up while the last tile's final products run), then Q once the
+  // consumers have released the last one's (empty_q: their last Q K^T is done).
   __device__ void produce(const CUtensorMap* q_map, std::uint32_t sq, std::uint32_t q_bytes, int m0,
                           const CUtensorMap* k_map, std::uint32_t sk, std::uint32_t k_bytes,
                           const CUtensorMap* v_map, std::uint32_t sv, std::uint32_t v_bytes,
-                          int block_n, int n_blocks, int h, int b) const {
-    tma_prefetch_map(q_map);
-    tma_prefetch_map(k_map);
-    tma_prefetch_map(v_map);
-    mbar_arrive_expect_tx(q(), q_bytes);
-    tma_load_4d(sq, q_map, 0, m0, h, b, q());
+                          int block_n, int n_blocks, int h, int b, int block_base = 0,
+                          int round = 0) const {
+    const auto load_q = [&] {
+      mbar_arrive_expect_tx(q(), q_bytes);
+      tma_load_4d(sq, q_map, 0, m0, h, b, q());
+    };
+    if (round == 0) {
+      tma_prefetch_map(q_map);
+      tma_prefetch_map(k_map);
+      tma_prefetch_map(v_map);
+      load_q();
+    }
     for (int j = 0; j < n_blocks; ++j) {
-      const int s = j % kStages;
-      const std::uint32_t free_parity = ((j / kStages) & 1) ^ 1;
+      const int s = (block_base + j) % kStages;
+      const std::uint32_t free_parity = (((block_base + j) / kStages) & 1) ^ 1;
       mbar_wait(empty_k(s), free_parity);
       mbar_arrive_expect_tx(full_k(s), k_bytes);
       tma_load_4d(sk + s * k_bytes, k_map, 0, j * block_n, h, b, full_k(s));
       mbar_wait(empty_v(s), free_parity);
       mbar_arrive_expect_tx(full_v(s), v_bytes);
       tma_load_4d(sv + s * v_bytes, v_map, 0, j * block_n, h, b, full_v(s));
+      if (round > 0 && j == 0) {
+        mbar_wait(empty_q(), (round - 1) & 1);
+        load_q();
+      }
     }
   }
 };

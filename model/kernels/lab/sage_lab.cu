@@ -89,6 +89,11 @@ static const Variant kVariants[] = {
     {"n64c4s3", ws_variant<sage::SageWsTraits<3, 64, 4, false, false>>},
     {"n64c4s3R", ws_variant<sage::SageWsTraits<3, 64, 4, false, true>>},
     {"n64c4s4LR", ws_variant<sage::SageWsTraits<4, 64, 4, true, true>>},
+    {"n64c4s3LR (w3)", ws_variant<sage::SageWsTraits<3, 64, 4, true, true>>},
+    {"n64c4s3LRP", ws_variant<sage::SageWsTraits<3, 64, 4, true, true, true>>},
+    {"n64c4s4LRP", ws_variant<sage::SageWsTraits<4, 64, 4, true, true, true>>},
+    {"n64c4s3RP", ws_variant<sage::SageWsTraits<3, 64, 4, false, true, true>>},
+    {"n128c3s2LR", ws_variant<sage::SageWsTraits<2, 128, 3, true, true>>},
 };
 static cudaError_t mma(const sage::SageFwdParams& p) {
   return sage::run_fwd(p, sage::Dtype::BFloat16, nullptr).empty() ? cudaSuccess : cudaErrorUnknown;
@@ -157,7 +162,12 @@ int main(int argc, char** argv) {
   bool ok = true;
   if (mode != "bench")
     for (auto s : std::vector<std::vector<int>>{
-             {1, 1, 1, 64}, {1, 2, 17, 64}, {2, 3, 1000, 64}, {1, 2, 4097, 64}, {1, 1, 300, 40}})
+             {1, 1, 1, 64},
+             {1, 2, 17, 64},
+             {2, 3, 1000, 64},
+             {1, 2, 4097, 64},
+             {1, 1, 300, 40},
+             {8, 8, 1000, 64}})  // 256 tiles: several a persistent CTA
       for (const Variant& v : kVariants)
         ok = check(v, s[0], s[1], s[2], s[3], s[2] == 1000 ? 8.f : 0.f) && ok;
   if (mode != "check")

@@ -68,6 +68,7 @@
 //                  test_sage_gpu, so SageWsTraits now rejects that combination.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 
 #include "model/kernels/flash/flash.h"
@@ -90,11 +91,16 @@ struct SageTensorMaps {
 // m64n72 over V and 8 more columns of ones (a block of 1.0 per stage, kOnesOffset past its V
 // tile, reached through the descriptor's leading offset), so O's columns 64..71 carry the sums,
 // rescaled with O.
-template <int kStages_, int kBlockN_, int kConsumers_, bool kLazyRescale_, bool kTensorRowSum_>
+// kPersistent_: one CTA per SM, each taking tiles (kBlockM query rows of one batch and head)
+// round-robin, so that a tile's epilogue overlaps the next one's first copies and the set-up is
+// paid once per SM.
+template <int kStages_, int kBlockN_, int kConsumers_, bool kLazyRescale_, bool kTensorRowSum_,
+          bool kPersistent_ = false>
 struct SageWsTraits {
   static constexpr int kHeadDim = 64, kBlockN = kBlockN_, kConsumers = kConsumers_;
   static constexpr int kStages = kStages_;
   static constexpr bool kLazyRescale = kLazyRescale_, kTensorRowSum = kTensorRowSum_;
+  static constexpr bool kPersistent = kPersistent_;
   static constexpr int kOValues = kTensorRowSum ? 36 : 32;
   static constexpr int kBlockM = 64 * kConsumers;
   static constexpr int kThreads = 128 * (kConsumers + 1);
@@ -158,8 +164,9 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
       sV + kStages * kBytesV * (Traits::kTensorRowSum ? 2 : 1);
   const std::uint32_t sQ = sK + kStages * kBytesK8;
 
-  const int m0 = blockIdx.x * kBlockM;
-  const int bh = blockIdx.y, b = bh / p.heads, h = bh % p.heads;
+  // Tile t: query rows (t % m_tiles) kBlockM ... of batch-head t / m_tiles; this CTA's are
+  // blockIdx.x, + gridDim.x, ... (one of them unless persistent).
+  const int m_tiles = (p.n_q + kBlockM - 1) / kBlockM, tiles = m_tiles * p.batch * p.heads;
   const int n_blocks = (p.n_k + kBlockN - 1) / kBlockN;
   const int wg = threadIdx.x / 128;
 
@@ -172,8 +179,12 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   if (wg == 0) {  // the producer: one thread issues every copy
     regs_release<Traits::kProducerRegs>();
     if (threadIdx.x == 0)
-      ring.produce(&maps.q8, sQ, kBytesQ8, m0, &maps.k8, sK, kBytesK8, &maps.v, sV, kBytesV,
-                   kBlockN, n_blocks, h, b);
+      for (int t = blockIdx.x, round = 0; t < tiles; t += gridDim.x, ++round) {
+        const int bh = t / m_tiles;
+        ring.produce(&maps.q8, sQ, kBytesQ8, (t % m_tiles) * kBlockM, &maps.k8, sK, kBytesK8,
+                     &maps.v, sV, kBytesV, kBlockN, n_blocks, bh % p.heads, bh / p.heads,
+                     round * n_blocks, round);
+      }
     return;
   }
 
@@ -184,140 +195,145 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   const std::uint32_t q_rows = sQ + cw * 64 * 64;
   const int q_blocks = (p.n_q + kQuantBlock - 1) / kQuantBlock;
   const int k_blocks = (p.n_k + kQuantBlock - 1) / kQuantBlock;
-  const float* k_scales = p.k_scales + static_cast<std::int64_t>(bh) * k_blocks;
-  // Rows past n_q (a whole consumer's, in the grid's last block) use the last block's scale.
-  const float q_scale = p.q_scales[static_cast<std::int64_t>(bh) * q_blocks +
-                                   min((m0 + cw * 64) / kQuantBlock, q_blocks - 1)];
-  auto k_scale = [&](int j, int g) {
-    return k_scales[min(j * Traits::kScaleGroups + g, k_blocks - 1)];
-  };
+  for (int t = blockIdx.x, round = 0; t < tiles; t += gridDim.x, ++round) {
+    const int m0 = (t % m_tiles) * kBlockM;
+    const int bh = t / m_tiles, b = bh / p.heads, h = bh % p.heads;
+    const float* k_scales = p.k_scales + static_cast<std::int64_t>(bh) * k_blocks;
+    // Rows past n_q (a whole consumer's, in the grid's last block) use the last block's scale.
+    const float q_scale = p.q_scales[static_cast<std::int64_t>(bh) * q_blocks +
+                                     min((m0 + cw * 64) / kQuantBlock, q_blocks - 1)];
+    auto k_scale = [&](int j, int g) {
+      return k_scales[min(j * Traits::kScaleGroups + g, k_blocks - 1)];
+    };
 
-  float o[Traits::kOValues];
+    float o[Traits::kOValues];
 #pragma unroll
-  for (int i = 0; i < Traits::kOValues; ++i) o[i] = 0.f;
-  float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.f, 0.f};
-  int acc[kNTiles * 4];
-  float s[kNTiles * 4];
-  std::uint32_t pa[kBlockN / 16][4];
+    for (int i = 0; i < Traits::kOValues; ++i) o[i] = 0.f;
+    float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.f, 0.f};
+    int acc[kNTiles * 4];
+    float s[kNTiles * 4];
+    std::uint32_t pa[kBlockN / 16][4];
 
-  // The key blocks' scales, read when the block's Q K^T is issued (in block order), so that
-  // their load runs under the matrix product.
-  constexpr int kGroups = Traits::kScaleGroups, kGroupTiles = kQuantBlock / 8;
-  int qk_block = 0;
-  float ks[kGroups];
-  auto issue_qk = [&](int stage) {
+    // The key blocks' scales, read when the block's Q K^T is issued (in block order), so that
+    // their load runs under the matrix product.
+    constexpr int kGroups = Traits::kScaleGroups, kGroupTiles = kQuantBlock / 8;
+    int qk_block = 0;
+    float ks[kGroups];
+    auto issue_qk = [&](int stage) {
 #pragma unroll
-    for (int g = 0; g < kGroups; ++g) ks[g] = k_scale(qk_block, g);
-    ++qk_block;
-    const std::uint32_t k_tile = sK + stage * kBytesK8;
+      for (int g = 0; g < kGroups; ++g) ks[g] = k_scale(qk_block, g);
+      ++qk_block;
+      const std::uint32_t k_tile = sK + stage * kBytesK8;
 #pragma unroll
-    for (int kk = 0; kk < 2; ++kk) {
-      const std::uint64_t da = wgmma_desc_sw64(q_rows + kk * 32);
-      const std::uint64_t db = wgmma_desc_sw64(k_tile + kk * 32);
-      if constexpr (kBlockN == 128)
-        wgmma_s8_n128(acc, da, db, kk > 0);
-      else
-        wgmma_s8_n64(acc, da, db, kk > 0);
-    }
-    wgmma_commit();
-  };
-  auto issue_pv = [&](int stage) {
-    const std::uint32_t v_tile = sV + stage * kBytesV;
-    if constexpr (Traits::kTensorRowSum) {
-      flash::issue_pv_sw128_rowsum<T>(o, pa, v_tile, Traits::kOnesOffset);
-    } else {
-      flash::issue_pv_sw128<T>(o, pa, v_tile, kBytesV);
-    }
-  };
-  // Online softmax in the exp2 domain on the INT32 scores of block j (Q carried softmax_scale
-  // log2(e)): the row maximum per K scale group on the integers, dequantisation folded into the
-  // exp2 argument. Keys past n_k (the last block) never win a maximum and get P = 0.
-  // The integer-to-float trick folds into the exp2 argument: bits(1.5 * 2^23 + acc) as a float is
-  // 12582912 + acc exactly, so p = exp2(that * sc - (mx + 12582912 sc)), one FMA.
-  auto softmax = [&](int j, float(&corr)[2]) {
-    float sc[kGroups];
-#pragma unroll
-    for (int g = 0; g < kGroups; ++g) sc[g] = q_scale * ks[g];
-    const bool tail = (j + 1) * kBlockN > p.n_k;
-    if (tail) {
-#pragma unroll
-      for (int i = 0; i < kNTiles * 4; ++i)
-        if (j * kBlockN + (i / 4) * 8 + 2 * tq + (i & 1) >= p.n_k) acc[i] = -kIntScoreLimit;
-    }
-    float block_max[2];
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      float mx = -INFINITY;
-#pragma unroll
-      for (int g = 0; g < kGroups; ++g) {
-        int im = -kIntScoreLimit;
-#pragma unroll
-        for (int nt = g * kGroupTiles; nt < (g + 1) * kGroupTiles; ++nt)
-          im = max(im, max(acc[nt * 4 + 2 * r], acc[nt * 4 + 2 * r + 1]));
-        im = max(im, __shfl_xor_sync(0xffffffffu, im, 1));
-        im = max(im, __shfl_xor_sync(0xffffffffu, im, 2));
-        mx = fmaxf(mx, int_to_float(im) * sc[g]);
+      for (int kk = 0; kk < 2; ++kk) {
+        const std::uint64_t da = wgmma_desc_sw64(q_rows + kk * 32);
+        const std::uint64_t db = wgmma_desc_sw64(k_tile + kk * 32);
+        if constexpr (kBlockN == 128)
+          wgmma_s8_n128(acc, da, db, kk > 0);
+        else
+          wgmma_s8_n64(acc, da, db, kk > 0);
       }
-      block_max[r] = mx;
-    }
-    bool rescale = true;
-    if constexpr (Traits::kLazyRescale)
-      rescale = __any_sync(0xffffffffu, block_max[0] > row_max[0] + kRescaleThreshold ||
-                                            block_max[1] > row_max[1] + kRescaleThreshold);
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      if (rescale) {
-        const float mx = fmaxf(row_max[r], block_max[r]);
-        corr[r] = fast_exp2(row_max[r] - mx);
-        row_max[r] = mx;
+      wgmma_commit();
+    };
+    auto issue_pv = [&](int stage) {
+      const std::uint32_t v_tile = sV + stage * kBytesV;
+      if constexpr (Traits::kTensorRowSum) {
+        flash::issue_pv_sw128_rowsum<T>(o, pa, v_tile, Traits::kOnesOffset);
+      } else {
+        flash::issue_pv_sw128<T>(o, pa, v_tile, kBytesV);
       }
-      const float mx = row_max[r];
-      float bias[kGroups];
+    };
+    // Online softmax in the exp2 domain on the INT32 scores of block j (Q carried softmax_scale
+    // log2(e)): the row maximum per K scale group on the integers, dequantisation folded into the
+    // exp2 argument. Keys past n_k (the last block) never win a maximum and get P = 0.
+    // The integer-to-float trick folds into the exp2 argument: bits(1.5 * 2^23 + acc) as a float is
+    // 12582912 + acc exactly, so p = exp2(that * sc - (mx + 12582912 sc)), one FMA.
+    auto softmax = [&](int j, float(&corr)[2]) {
+      float sc[kGroups];
 #pragma unroll
-      for (int g = 0; g < kGroups; ++g) bias[g] = -fmaf(12582912.f, sc[g], mx);
-      float sum = 0.f;
+      for (int g = 0; g < kGroups; ++g) sc[g] = q_scale * ks[g];
+      const bool tail = (j + 1) * kBlockN > p.n_k;
+      if (tail) {
 #pragma unroll
-      for (int nt = 0; nt < kNTiles; ++nt)
+        for (int i = 0; i < kNTiles * 4; ++i)
+          if (j * kBlockN + (i / 4) * 8 + 2 * tq + (i & 1) >= p.n_k) acc[i] = -kIntScoreLimit;
+      }
+      float block_max[2];
 #pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          const int i = nt * 4 + 2 * r + e;
-          const float x = fmaf(__int_as_float(acc[i] + 0x4B400000), sc[nt / kGroupTiles],
-                               bias[nt / kGroupTiles]);
-          float pr = fast_exp2(x);
-          if (tail && j * kBlockN + nt * 8 + 2 * tq + e >= p.n_k) pr = 0.f;
-          s[i] = pr;
-          if constexpr (!Traits::kTensorRowSum) sum += pr;
+      for (int r = 0; r < 2; ++r) {
+        float mx = -INFINITY;
+#pragma unroll
+        for (int g = 0; g < kGroups; ++g) {
+          int im = -kIntScoreLimit;
+#pragma unroll
+          for (int nt = g * kGroupTiles; nt < (g + 1) * kGroupTiles; ++nt)
+            im = max(im, max(acc[nt * 4 + 2 * r], acc[nt * 4 + 2 * r + 1]));
+          im = max(im, __shfl_xor_sync(0xffffffffu, im, 1));
+          im = max(im, __shfl_xor_sync(0xffffffffu, im, 2));
+          mx = fmaxf(mx, int_to_float(im) * sc[g]);
         }
-      if constexpr (!Traits::kTensorRowSum)
-        row_sum[r] = (rescale ? row_sum[r] * corr[r] : row_sum[r]) + sum;
-    }
-    return rescale;
-  };
-  flash::ws_consume<Traits::kConsumers>(ring, n_blocks, o, issue_qk, issue_pv, softmax,
-                                        [&] { accum_to_a<T>(s, pa); });
+        block_max[r] = mx;
+      }
+      bool rescale = true;
+      if constexpr (Traits::kLazyRescale)
+        rescale = __any_sync(0xffffffffu, block_max[0] > row_max[0] + kRescaleThreshold ||
+                                              block_max[1] > row_max[1] + kRescaleThreshold);
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        if (rescale) {
+          const float mx = fmaxf(row_max[r], block_max[r]);
+          corr[r] = fast_exp2(row_max[r] - mx);
+          row_max[r] = mx;
+        }
+        const float mx = row_max[r];
+        float bias[kGroups];
+#pragma unroll
+        for (int g = 0; g < kGroups; ++g) bias[g] = -fmaf(12582912.f, sc[g], mx);
+        float sum = 0.f;
+#pragma unroll
+        for (int nt = 0; nt < kNTiles; ++nt)
+#pragma unroll
+          for (int e = 0; e < 2; ++e) {
+            const int i = nt * 4 + 2 * r + e;
+            const float x = fmaf(__int_as_float(acc[i] + 0x4B400000), sc[nt / kGroupTiles],
+                                 bias[nt / kGroupTiles]);
+            float pr = fast_exp2(x);
+            if (tail && j * kBlockN + nt * 8 + 2 * tq + e >= p.n_k) pr = 0.f;
+            s[i] = pr;
+            if constexpr (!Traits::kTensorRowSum) sum += pr;
+          }
+        if constexpr (!Traits::kTensorRowSum)
+          row_sum[r] = (rescale ? row_sum[r] * corr[r] : row_sum[r]) + sum;
+      }
+      return rescale;
+    };
+    flash::ws_consume<Traits::kConsumers>(
+        ring, n_blocks, o, issue_qk, issue_pv, softmax, [&] { accum_to_a<T>(s, pa); },
+        round * n_blocks, round);
 
-  // Epilogue: O / rowsum straight to global memory (4-byte stores; the Q rows are too small to
-  // stage 16-bit O), the natural-log LSE of the smoothed scores.
-  const int row0 = m0 + cw * 64;
-  const int rows = min(64, p.n_q - row0);
-  float* lse = p.lse + static_cast<std::int64_t>(bh) * p.n_q + row0;
-  T* out = static_cast<T*>(p.o) + b * p.o_batch_stride + h * p.o_head_stride +
-           static_cast<std::int64_t>(row0) * p.o_row_stride;
+    // Epilogue: O / rowsum straight to global memory (4-byte stores; the Q rows are too small to
+    // stage 16-bit O), the natural-log LSE of the smoothed scores.
+    const int row0 = m0 + cw * 64;
+    const int rows = min(64, p.n_q - row0);
+    float* lse = p.lse + static_cast<std::int64_t>(bh) * p.n_q + row0;
+    T* out = static_cast<T*>(p.o) + b * p.o_batch_stride + h * p.o_head_stride +
+             static_cast<std::int64_t>(row0) * p.o_row_stride;
 #pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    const float sum = flash::row_total<Traits::kTensorRowSum>(o, row_sum, r);
-    const float inv = 1.f / sum;
-    const int row = warp * 16 + quad + 8 * r;
-    if (row >= rows) continue;
-    if (tq == 0) lse[row] = (row_max[r] + __log2f(sum)) * 0.6931471805599453f;
+    for (int r = 0; r < 2; ++r) {
+      const float sum = flash::row_total<Traits::kTensorRowSum>(o, row_sum, r);
+      const float inv = 1.f / sum;
+      const int row = warp * 16 + quad + 8 * r;
+      if (row >= rows) continue;
+      if (tq == 0) lse[row] = (row_max[r] + __log2f(sum)) * 0.6931471805599453f;
 #pragma unroll
-    for (int dt = 0; dt < kDTiles; ++dt) {
-      const int col = dt * 8 + 2 * tq;
-      if (col < p.d)
-        *reinterpret_cast<std::uint32_t*>(out + row * p.o_row_stride + col) =
-            E::pack(o[dt * 4 + 2 * r] * inv, o[dt * 4 + 2 * r + 1] * inv);
+      for (int dt = 0; dt < kDTiles; ++dt) {
+        const int col = dt * 8 + 2 * tq;
+        if (col < p.d)
+          *reinterpret_cast<std::uint32_t*>(out + row * p.o_row_stride + col) =
+              E::pack(o[dt * 4 + 2 * r] * inv, o[dt * 4 + 2 * r + 1] * inv);
+      }
     }
-  }
+  }  // tiles
 #else
   __trap();  // built without sm_90a: sage_api.cu never launches it then
 #endif
@@ -342,15 +358,26 @@ cudaError_t launch_fwd_ws(const SageFwdParams& p, cudaStream_t stream) {
         flash::encode_tile_map(&maps.v, p.v, dtype, p.batch, p.heads, p.n_k, p.d, p.v_row_stride,
                                p.v_head_stride, p.v_batch_stride, Traits::kBlockN);
   if (status != cudaSuccess) return status;
-  return flash::launch_with_smem(sage_fwd_ws_kernel<Traits, T>,
-                                 dim3((p.n_q + Traits::kBlockM - 1) / Traits::kBlockM, bh),
-                                 Traits::kThreads, Traits::kSmemBytes, stream, p, maps);
+  const std::int64_t tiles =
+      static_cast<std::int64_t>((p.n_q + Traits::kBlockM - 1) / Traits::kBlockM) * bh;
+  if (tiles > std::int64_t(1) << 30) return cudaErrorNotSupported;
+  int ctas = static_cast<int>(tiles);
+  if constexpr (Traits::kPersistent) {  // one CTA an SM (its shared memory and registers)
+    int device = 0, sms = 0;
+    cudaError_t st = cudaGetDevice(&device);
+    if (st == cudaSuccess)
+      st = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+    if (st != cudaSuccess) return st;
+    ctas = std::min(ctas, sms);
+  }
+  return flash::launch_with_smem(sage_fwd_ws_kernel<Traits, T>, dim3(ctas), Traits::kThreads,
+                                 Traits::kSmemBytes, stream, p, maps);
 }
 
 template <int kHeadDim, class T>
 cudaError_t run_fwd_ws_hdim(const SageFwdParams& p, cudaStream_t stream) {
   static_assert(kHeadDim == 64, "the warp-specialised sage forward is instantiated for 64");
-  return launch_fwd_ws<SageWsTraits<3, 64, 4, true, true>, T>(p, stream);
+  return launch_fwd_ws<SageWsTraits<3, 64, 4, true, true, true>, T>(p, stream);
 }
 
 }  // namespace latentcast::kernels::sage
