@@ -44,7 +44,8 @@
 //                    n128 c3 s2 R        0.301 / 1.120 / 0.119 -> 0.296 / 1.115 / 0.119
 //                    n128 c2 s2 R        0.329 / 1.228 / 0.131 -> 0.339 / 1.276 / 0.135
 //                  so w5 against w4: 1.05x / 1.09x / 1.05x (two consumers keep no ring).
-//   Next: a persistent grid.
+//   Next: the persistent grid of sage's w4 (sage_fwd_ws_kernel.cuh: 1.00-1.02x for sage's
+//   kernel alone), which ws_consume and KvRing::produce support; not measured for flash yet.
 #pragma once
 
 #include <cmath>

@@ -5,10 +5,10 @@
 // m64nNk32 s8 x s8 -> s32 over the quantised Q and K (64-byte rows in the 64-byte swizzle),
 // dequantised with the Q block's and the K block's scales inside the exp2 argument
 // (sage_fwd_kernel.cuh explains the quantisation, the integer-to-float trick and the backward).
-// The dispatched tiles (w2): four consumer warpgroups (256 query rows a CTA) over 64-key blocks,
-// three stages, lazy rescaling and P's row sums on the tensor cores (SageWsTraits below). Per
-// score the softmax is then an integer maximum, an integer add, one FMA, the exp2 and half a
-// pack: at head dim 64 the exp2 unit's rate is about the tensor cores' rate for a score's share
+// The dispatched tiles (w4): four consumer warpgroups (256 query rows a tile) over 64-key blocks,
+// three stages, lazy rescaling and P's row sums on the tensor cores, one persistent CTA an SM
+// (SageWsTraits below). Per score the softmax is then an integer maximum, an integer add, one
+// FMA, the exp2 and half a pack: at head dim 64 the exp2 unit's rate is about the tensor cores' rate for a score's share
 // of both products, so every other instruction per score shows.
 //
 // Version log (bf16, NVIDIA H200, PyTorch 2.11 + CUDA 13; TFLOP/s = 4 B H N^2 d / time; kernel
@@ -66,6 +66,33 @@
 //                  rescaling kept): 0.347 / 0.338 against 0.356 / 0.351 ms at (4,8,4096,64),
 //                  1.186 / 1.157 against 1.235 / 1.207 at (1,8,16384,64); the latter also failed
 //                  test_sage_gpu, so SageWsTraits now rejects that combination.
+//   w4 2026-12-03  (fifth session) a persistent grid: one CTA an SM, tiles round-robin, the next
+//                  tile's K_0 / V_0 and Q loaded while the last one's final products and its
+//                  epilogue run (KvRing::produce, flash::ws_consume with a block base and a
+//                  round). Lab, one run, "alone" and "+q" (with the quantisation pass), us at
+//                  (4,8,4096,64) / (1,8,16384,64) / (2,8,3136,64), two rounds each:
+//                    w3 (n64c4s3LR)     alone 297-299 / 1122-1123 / 115-117, +q 324-325 /
+//                                       1147-1150 / 130-132
+//                    w4 (n64c4s3LRP)    alone 292-293 / 1121-1122 / 114-115, +q 320 / 1145-1146 /
+//                                       128-130
+//                    n64c4s4LRP         alone 294-295 / 1131-1145 / 115-116
+//                  The other tiles with the ring, same run (alone, first round): row sums on the
+//                  FADDs without lazy rescaling (n64c4s3) 329 / 1232 / 128, tensor row sums
+//                  without it (n64c4s3R) 316 / 1186 / 124, four stages (n64c4s4LR) 300 / 1132 /
+//                  116, 128-key blocks (n128c3s2R, n128c3s2LR) 316-317 / 1188-1190 / 127. So lazy
+//                  rescaling with tensor row sums stays. The FADD row sums won for flash w5 but
+//                  lose here; a guess, not measured: sage's integer maximum and float-trick add
+//                  already take the issue slots the FADDs would need.
+//                  Tried the same session and dropped (lab, two rounds each):
+//                  (i) Q quantised inside the kernel (each consumer warpgroup its 64 rows from the
+//                  16-bit Q into the 64-byte swizzle; the pass then covers K alone, 15-16 us
+//                  instead of 26 at (4,8,4096,64)): +q 322-323 / 1137-1143 / 126 against w3's
+//                  321-322 / 1143-1144 / 126, as the kernel alone lost what the pass saved (306
+//                  against 298-299 at (4,8,4096,64): the quantisation sits in every CTA's
+//                  prologue, before its first Q K^T). (ii) Programmatic dependent launches (the
+//                  quantisation kernel after the mean, the attention kernel after the
+//                  quantisation): +q 325-326 / 1141-1147 / 129-130 against 321-323 / 1137-1144 /
+//                  126 without, so slower at two shapes and no faster at the third.
 #pragma once
 
 #include <algorithm>
