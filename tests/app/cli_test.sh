@@ -205,6 +205,11 @@ for key in backend device dtype pass B H N d ms ms_sync tflops peak_extra_bytes 
   case "$out" in *"\"$key\":"*) ;; *) fail "bench attention JSON lacks $key";; esac
 done
 [ "$(printf '%s\n' "$out" | grep -c '"backend": "flash"')" = 4 ] || fail "bench attention: expected 4 flash rows: $out"
+# both timings measured for every row that ran: as many ms_sync numbers as ms numbers, and some
+n_ms=$(printf '%s\n' "$out" | grep -c '"ms": [0-9]')
+n_sync=$(printf '%s\n' "$out" | grep -c '"ms_sync": [0-9]')
+[ "$n_ms" -ge 4 ] && [ "$n_ms" = "$n_sync" ] || fail "bench attention: $n_ms ms against $n_sync ms_sync values"
+
 expect 2 "--shapes" -- "$bench" attention --shapes "1,2,x,32"
 expect 2 "--dtype" -- "$bench" attention --shapes "1,1,8,8" --dtype float8
 
