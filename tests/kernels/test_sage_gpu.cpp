@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "model/attention/attention.h"
@@ -154,37 +155,56 @@ TEST_CASE("sanitize: a small forward and backward with tails in N and d") {
 }
 
 TEST_CASE("the quantisation pass gives the CPU reference's INT8 values, scales and K mean") {
-  for (const std::int64_t d : {32, 40, 64, 128}) {
-    torch::manual_seed(d);
+  // 150 keys: one CTA of the K mean kernel; 1300: several, the last one short.
+  for (const auto& shape : std::vector<std::pair<std::int64_t, std::int64_t>>{
+           {32, 150}, {40, 150}, {64, 150}, {128, 150}, {64, 1300}, {128, 1300}}) {
+    const std::int64_t d = shape.first, n_k = shape.second;
+    torch::manual_seed(d + n_k);
     const auto opts = torch::TensorOptions().device(torch::kCUDA).dtype(torch::kBFloat16);
     // A per-channel offset in K, as real keys have: smoothing is what keeps it out of the range.
     const torch::Tensor q = torch::randn({2, 3, 200, d}, opts);
     const torch::Tensor k =
-        (torch::randn({2, 3, 150, d}, opts) + 3 * torch::randn({1, 1, 1, d}, opts))
+        (torch::randn({2, 3, n_k, d}, opts) + 3 * torch::randn({1, 1, 1, d}, opts))
             .to(torch::kBFloat16);
     const SageQuantized got = sage_quantize_cuda(q, k);
     const double scale = 1.0 / std::sqrt(double(d)), log2e = 1.4426950408889634;
     const torch::Tensor qf = q.cpu().to(torch::kFloat32), kf = k.cpu().to(torch::kFloat32);
     const torch::Tensor mean = kf.mean(2, /*keepdim=*/true);
-    const Int8Blocks rq = quantize_int8_blocks(qf * (scale * log2e), 64);
-    const Int8Blocks rk = quantize_int8_blocks(kf - mean, 64);
+    const torch::Tensor qx = qf * (scale * log2e), kx = kf - mean;
+    const Int8Blocks rq = quantize_int8_blocks(qx, 64);
+    const Int8Blocks rk = quantize_int8_blocks(kx, 64);
     const std::int64_t dp = got.q8.size(3);
     EXPECT(dp >= d && dp % 32 == 0);
     const torch::Tensor q8 = got.q8.cpu(), k8 = got.k8.cpu();
     EXPECT(torch::equal(q8.slice(3, d), torch::zeros_like(q8.slice(3, d))));  // padding
     EXPECT(torch::equal(k8.slice(3, d), torch::zeros_like(k8.slice(3, d))));
-    const auto compare = [&](const char* name, const torch::Tensor& a, const torch::Tensor& b) {
-      const torch::Tensor diff = (a.slice(3, 0, d).to(torch::kInt32) - b.to(torch::kInt32)).abs();
+    // The kernel multiplies by 1 / scale where the reference divides, and its inputs differ from
+    // the reference's in the last bits (the product of softmax_scale and log2(e) in float32, K's
+    // mean summed in another order), so a value may round the other way where x / scale lies
+    // within float rounding of a .5 tie, and only there. 16-bit inputs make exact ties common: in
+    // a block whose largest |q| has the mantissa 254 = 2 * 127, 127 q_i / max|q| is a multiple of
+    // 0.5 for every q_i of that exponent or above, so how many values differ depends on the data.
+    const auto compare = [&](const char* name, const torch::Tensor& a, const Int8Blocks& ref,
+                             const torch::Tensor& x) {
+      const torch::Tensor diff =
+          (a.slice(3, 0, d).to(torch::kInt32) - ref.values.to(torch::kInt32)).abs();
+      const torch::Tensor ratio =
+          x / ref.scales.repeat_interleave(64, 2).slice(2, 0, x.size(2)).unsqueeze(-1);
+      const torch::Tensor near_tie = (ratio.abs().frac() - 0.5).abs() < 1e-3;
       const std::int64_t off = diff.gt(0).sum().item<std::int64_t>();
+      const std::int64_t off_tie =
+          diff.gt(0).logical_and(near_tie.logical_not()).sum().item<std::int64_t>();
       const int worst = diff.max().item<int>();
-      std::fprintf(stderr, "    d %lld %s: %lld of %lld values differ, by at most %d\n",
-                   (long long)d, name, (long long)off, (long long)diff.numel(), worst);
-      // Float rounding (mean summation order, x / scale) may move a value across a .5 tie.
+      std::fprintf(stderr,
+                   "    d %lld %s: %lld of %lld values differ (%lld away from a .5 tie), by at "
+                   "most %d\n",
+                   (long long)d, name, (long long)off, (long long)diff.numel(), (long long)off_tie,
+                   worst);
       EXPECT(worst <= 1);
-      EXPECT(off * 1000 <= diff.numel());
+      EXPECT(off_tie == 0);
     };
-    compare("q8", q8, rq.values);
-    compare("k8", k8, rk.values);
+    compare("q8", q8, rq, qx);
+    compare("k8", k8, rk, kx);
     EXPECT(torch::allclose(got.q_scales.cpu(), rq.scales, 1e-5, 0));
     EXPECT(torch::allclose(got.k_scales.cpu(), rk.scales, 1e-4, 1e-6));
     EXPECT(torch::allclose(got.k_mean.cpu(), mean.squeeze(2), 1e-5, 1e-5));

@@ -13,7 +13,12 @@
 // blocks (from the L2, K having just been read): 32 / 54 / 20 us with the column sums added into
 // the mean by float32 atomics (64 / 256 / 49 blocks adding into each address), and 25 / 28 /
 // 19 us with the sums written per block and reduced in a phase of their own between two grid
-// barriers.
+// barriers. (Fifth session, same lab, two rounds in one run against these kernels' 26 / 24 / 13
+// us:) two launches without the memset or atomics, K's column sums per 512 tokens written as
+// partials in the launch that quantises Q, and the K blocks adding the partials in a fixed order
+// (the same bits every run): 30 / 42 / 13 us with each thread adding the partials in turn, 37-38 /
+// 38 / 15-16 us with the CTA adding them together after issuing the block's loads; the first
+// launch's few summing CTAs, 64 rows a thread, set its length.
 #pragma once
 
 #include <cuda_runtime.h>
