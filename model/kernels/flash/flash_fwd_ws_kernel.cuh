@@ -45,7 +45,8 @@
 //                    n128 c2 s2 R        0.329 / 1.228 / 0.131 -> 0.339 / 1.276 / 0.135
 //                  so w5 against w4: 1.05x / 1.09x / 1.05x (two consumers keep no ring).
 //   Next: the persistent grid of sage's w4 (sage_fwd_ws_kernel.cuh: 1.00-1.02x for sage's
-//   kernel alone), which ws_consume and KvRing::produce support; not measured for flash yet.
+//   kernel alone). ws_consume releases Q (empty_q) after the last Q K^T, before the epilogue;
+//   this epilogue stages O in its Q rows, so a persistent flash must release Q after it.
 #pragma once
 
 #include <cmath>

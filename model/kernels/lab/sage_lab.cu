@@ -80,7 +80,7 @@ template <class Traits>
 static cudaError_t ws_variant(const sage::SageFwdParams& p) {
   return sage::launch_fwd_ws<Traits, bf16>(p, nullptr);
 }
-// <stages, kBlockN, consumers, lazy rescale, row sums on the tensor cores>
+// <stages, kBlockN, consumers, lazy rescale, row sums on the tensor cores, persistent>
 static const Variant kVariants[] = {
     {"ws",
      [](const sage::SageFwdParams& p) { return sage::run_fwd_ws_hdim<64, bf16>(p, nullptr); }},

@@ -226,7 +226,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     const int m0 = (t % m_tiles) * kBlockM;
     const int bh = t / m_tiles, b = bh / p.heads, h = bh % p.heads;
     const float* k_scales = p.k_scales + static_cast<std::int64_t>(bh) * k_blocks;
-    // Rows past n_q (a whole consumer's, in the grid's last block) use the last block's scale.
+    // Rows past n_q (a whole consumer's, in a batch-head's last tile) use the last block's scale.
     const float q_scale = p.q_scales[static_cast<std::int64_t>(bh) * q_blocks +
                                      min((m0 + cw * 64) / kQuantBlock, q_blocks - 1)];
     auto k_scale = [&](int j, int g) {
