@@ -8,8 +8,8 @@
 // The dispatched tiles (w4): four consumer warpgroups (256 query rows a tile) over 64-key blocks,
 // three stages, lazy rescaling and P's row sums on the tensor cores, one persistent CTA an SM
 // (SageWsTraits below). Per score the softmax is then an integer maximum, an integer add, one
-// FMA, the exp2 and half a pack: at head dim 64 the exp2 unit's rate is about the tensor cores' rate for a score's share
-// of both products, so every other instruction per score shows.
+// FMA, the exp2 and half a pack: at head dim 64 the exp2 unit's rate is about the tensor cores'
+// rate for a score's share of both products, so every other instruction per score shows.
 //
 // Version log (bf16, NVIDIA H200, PyTorch 2.11 + CUDA 13; TFLOP/s = 4 B H N^2 d / time; kernel
 // lab: model/kernels/lab/run, CUDA events; "+q" includes the quantisation pass):
