@@ -149,15 +149,14 @@ __device__ __forceinline__ float row_total(const float (&o)[kOValues], const flo
 // the step. Without the ring they wait on the same stages and so run in step: all softmaxes at
 // once on the shared exp2 unit, then all waiting on the tensor cores. Two consumers lost by it
 // (lab, flash n128 c2: 0.329 -> 0.339 ms at (4,8,4096,64)).
-// block_base and round: as for KvRing::produce (a persistent CTA's tiles); each consumer warp
-// releases Q (empty_q) once its last Q K^T is done.
+// round: as for KvRing::produce (a persistent CTA's tiles); each consumer warp releases Q
+// (empty_q) once its last Q K^T is done.
 constexpr int kTurnBarrier = 8;  // named barriers 8 .. 8 + consumers - 1 (the epilogue uses 1 .. 4)
 template <int kConsumers, int kStages, int kOValues, class IssueQK, class IssuePV, class Softmax,
           class Pack>
 __device__ __forceinline__ void ws_consume(const KvRing<kStages>& ring, int n_blocks,
                                            float (&o)[kOValues], IssueQK issue_qk, IssuePV issue_pv,
-                                           Softmax softmax, Pack pack, int block_base = 0,
-                                           int round = 0) {
+                                           Softmax softmax, Pack pack, int round = 0) {
   constexpr bool kTurns = kConsumers >= 3;
   const bool signals = threadIdx.x % 32 == 0;  // one release per consumer warp
   const int cw = static_cast<int>(threadIdx.x / 128) - 1;
@@ -173,8 +172,8 @@ __device__ __forceinline__ void ws_consume(const KvRing<kStages>& ring, int n_bl
   };
   if constexpr (kTurns)
     if (cw == kConsumers - 1) named_barrier_arrive<256>(kTurnBarrier);  // consumer 0 starts
-  const auto stage = [&](int j) { return (block_base + j) % kStages; };
-  const auto parity = [&](int j) { return ((block_base + j) / kStages) & 1; };
+  const auto stage = [&](int j) { return ring.stage_of(round * n_blocks + j); };
+  const auto parity = [&](int j) { return ring.use_parity(round * n_blocks + j); };
   mbar_wait(ring.q(), round & 1);
   {
     mbar_wait(ring.full_k(stage(0)), parity(0));

@@ -133,6 +133,10 @@ struct KvRing {
   __device__ std::uint32_t empty_k(int s) const { return smem_addr(&bars[1 + 2 * kStages + s]); }
   __device__ std::uint32_t empty_v(int s) const { return smem_addr(&bars[1 + 3 * kStages + s]); }
   __device__ std::uint32_t empty_q() const { return smem_addr(&bars[1 + 4 * kStages]); }
+  // Key block g of the CTA's stream (its tiles' blocks in order): its stage, and the parity of
+  // that stage's use.
+  static __device__ int stage_of(int g) { return g % kStages; }
+  static __device__ std::uint32_t use_parity(int g) { return (g / kStages) & 1; }
 
   // By one thread, before a __syncthreads: each consumer warp releases a stage once.
   __device__ void init(int consumer_warps) const {
@@ -149,14 +153,13 @@ struct KvRing {
 
   // By the producer's one thread: the Q tile at row m0, then K_j before V_j for every key block,
   // each into its stage once the consumers have released it. For the `round`-th tile of a
-  // persistent CTA (from 0), after `block_base` key blocks of its earlier tiles: K_0 and V_0
-  // first (their stages free up while the last tile's final products run), then Q once the
-  // consumers have released the last one's (empty_q: their last Q K^T is done).
+  // persistent CTA (from 0; every tile has n_blocks key blocks): K_0 and V_0 first (their stages
+  // free up while the last tile's final products run), then Q once the consumers have released
+  // the last one's (empty_q: their last Q K^T is done).
   __device__ void produce(const CUtensorMap* q_map, std::uint32_t sq, std::uint32_t q_bytes, int m0,
                           const CUtensorMap* k_map, std::uint32_t sk, std::uint32_t k_bytes,
                           const CUtensorMap* v_map, std::uint32_t sv, std::uint32_t v_bytes,
-                          int block_n, int n_blocks, int h, int b, int block_base = 0,
-                          int round = 0) const {
+                          int block_n, int n_blocks, int h, int b, int round = 0) const {
     const auto load_q = [&] {
       mbar_arrive_expect_tx(q(), q_bytes);
       tma_load_4d(sq, q_map, 0, m0, h, b, q());
@@ -168,8 +171,8 @@ struct KvRing {
       load_q();
     }
     for (int j = 0; j < n_blocks; ++j) {
-      const int s = (block_base + j) % kStages;
-      const std::uint32_t free_parity = (((block_base + j) / kStages) & 1) ^ 1;
+      const int g = round * n_blocks + j, s = stage_of(g);
+      const std::uint32_t free_parity = use_parity(g) ^ 1;
       mbar_wait(empty_k(s), free_parity);
       mbar_arrive_expect_tx(full_k(s), k_bytes);
       tma_load_4d(sk + s * k_bytes, k_map, 0, j * block_n, h, b, full_k(s));

@@ -68,9 +68,9 @@
 //                  test_sage_gpu, so SageWsTraits now rejects that combination.
 //   w4 2026-12-03  (fifth session) a persistent grid: one CTA an SM, tiles round-robin, the next
 //                  tile's K_0 / V_0 and Q loaded while the last one's final products and its
-//                  epilogue run (KvRing::produce, flash::ws_consume with a block base and a
-//                  round). Lab, one run, "alone" and "+q" (with the quantisation pass), us at
-//                  (4,8,4096,64) / (1,8,16384,64) / (2,8,3136,64), two rounds each:
+//                  epilogue run (KvRing::produce and flash::ws_consume take the tile's round). Lab,
+//                  one run, "alone" and "+q" (with the quantisation pass), us at (4,8,4096,64) /
+//                  (1,8,16384,64) / (2,8,3136,64), two rounds each:
 //                    w3 (n64c4s3LR)     alone 297-299 / 1122-1123 / 115-117, +q 324-325 /
 //                                       1147-1150 / 130-132
 //                    w4 (n64c4s3LRP)    alone 292-293 / 1121-1122 / 114-115, +q 320 / 1145-1146 /
@@ -209,8 +209,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
       for (int t = blockIdx.x, round = 0; t < tiles; t += gridDim.x, ++round) {
         const int bh = t / m_tiles;
         ring.produce(&maps.q8, sQ, kBytesQ8, (t % m_tiles) * kBlockM, &maps.k8, sK, kBytesK8,
-                     &maps.v, sV, kBytesV, kBlockN, n_blocks, bh % p.heads, bh / p.heads,
-                     round * n_blocks, round);
+                     &maps.v, sV, kBytesV, kBlockN, n_blocks, bh % p.heads, bh / p.heads, round);
       }
     return;
   }
@@ -335,8 +334,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
       return rescale;
     };
     flash::ws_consume<Traits::kConsumers>(
-        ring, n_blocks, o, issue_qk, issue_pv, softmax, [&] { accum_to_a<T>(s, pa); },
-        round * n_blocks, round);
+        ring, n_blocks, o, issue_qk, issue_pv, softmax, [&] { accum_to_a<T>(s, pa); }, round);
 
     // Epilogue: O / rowsum straight to global memory (4-byte stores; the Q rows are too small to
     // stage 16-bit O), the natural-log LSE of the smoothed scores.
