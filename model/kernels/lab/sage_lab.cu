@@ -13,6 +13,7 @@
 #include "model/kernels/lab/lab_common.cuh"
 #include "model/kernels/sage/sage.h"
 #include "model/kernels/sage/sage_fwd_ws_kernel.cuh"
+#include "model/kernels/sage/sage_launch.h"
 
 using namespace latentcast::kernels;
 using bf16 = __nv_bfloat16;
@@ -99,6 +100,76 @@ static cudaError_t mma(const sage::SageFwdParams& p) {
   return sage::run_fwd(p, sage::Dtype::BFloat16, nullptr).empty() ? cudaSuccess : cudaErrorUnknown;
 }
 
+// The clusters' quantisation pass (sage_quant_cluster_kernel.cuh) by head dim, bf16.
+static cudaError_t quant_cluster(const sage::SageQuantParams& p) {
+  switch (sage::padded_head_dim(p.d)) {
+    case 32:
+      return sage::run_quant_cluster_hdim<32, bf16>(p, nullptr);
+    case 64:
+      return sage::run_quant_cluster_hdim<64, bf16>(p, nullptr);
+    case 128:
+      return sage::run_quant_cluster_hdim<128, bf16>(p, nullptr);
+  }
+  return cudaErrorInvalidValue;
+}
+
+// The clusters' pass against the portable one on the same inputs: Q's INT8 values and scales the
+// same bits (same arithmetic), K's mean within float rounding (summed in another order), K's
+// values apart by at most 1 and only in a few places (a different mean moves values off .5 ties),
+// and the clusters' pass the same bits on a second run (no atomics).
+static bool check_quant(int B, int H, int N, int d, float off) {
+  Prob pr = make(B, H, N, d, off);
+  const int dp = sage::padded_head_dim(d), nb = (N + 63) / 64;
+  const size_t n8 = size_t(B) * H * N * dp, ns = size_t(B) * H * nb, nm = size_t(B) * H * d;
+  auto fetch8 = [](const std::int8_t* p, size_t n) {
+    std::vector<std::int8_t> out(n);
+    CK(cudaMemcpy(out.data(), p, n, cudaMemcpyDeviceToHost));
+    return out;
+  };
+  if (!sage::run_quant(pr.qp, sage::Dtype::BFloat16, nullptr).empty()) std::exit(2);
+  CK(cudaDeviceSynchronize());
+  const auto q8 = fetch8(pr.q8, n8), k8 = fetch8(pr.k8, n8);
+  const auto qs = fetch_f32(pr.qs, ns), ks = fetch_f32(pr.ks, ns), km = fetch_f32(pr.k_mean, nm);
+  bool ok = true;
+  for (int run = 0; run < 2; ++run) {
+    for (void* x : {(void*)pr.q8, (void*)pr.k8}) CK(cudaMemset(x, 0x55, n8));
+    for (void* x : {(void*)pr.qs, (void*)pr.ks}) CK(cudaMemset(x, 0xff, ns * 4));
+    CK(cudaMemset(pr.k_mean, 0xff, nm * 4));
+    CK(quant_cluster(pr.qp));
+    CK(cudaDeviceSynchronize());
+    const auto cq8 = fetch8(pr.q8, n8), ck8 = fetch8(pr.k8, n8);
+    const auto cqs = fetch_f32(pr.qs, ns), cks = fetch_f32(pr.ks, ns);
+    const auto ckm = fetch_f32(pr.k_mean, nm);
+    size_t k_off = 0;
+    int k_worst = 0;
+    double mean_err = 0, kscale_err = 0;
+    for (size_t i = 0; i < n8; ++i) {
+      const int df = std::abs(int(ck8[i]) - int(k8[i]));
+      k_off += df != 0;
+      k_worst = std::max(k_worst, df);
+    }
+    for (size_t i = 0; i < nm; ++i)
+      mean_err = std::max(mean_err, double(std::fabs(ckm[i] - km[i])) / (std::fabs(km[i]) + 1e-3));
+    for (size_t i = 0; i < ns; ++i)
+      kscale_err = std::max(kscale_err, double(std::fabs(cks[i] - ks[i])) / std::fabs(ks[i]));
+    const bool q_same = cq8 == q8 && cqs == qs;
+    const bool run_ok = q_same && k_worst <= 1 && k_off * 1000 <= n8 && mean_err < 1e-4 &&
+                        kscale_err < 1e-4 && std::isfinite(mean_err) && std::isfinite(kscale_err);
+    static std::vector<std::int8_t> first_k8;
+    if (run == 0) first_k8 = ck8;
+    const bool same_bits = run == 0 || ck8 == first_k8;
+    std::printf(
+        "  quant cluster run %d (%d,%d,%d,%d, k offset %.0f): Q %s, K values differing %zu of %zu "
+        "(by <= %d), mean rel %.1e, K scale rel %.1e, %s  %s\n",
+        run, B, H, N, d, off, q_same ? "same bits" : "DIFFERS", k_off, n8, k_worst, mean_err,
+        kscale_err, same_bits ? "run-to-run same" : "RUN-TO-RUN DIFFERS",
+        run_ok && same_bits ? "ok" : "FAIL");
+    ok = ok && run_ok && same_bits;
+  }
+  release(pr);
+  return ok;
+}
+
 static bool check(const Variant& var, int B, int H, int N, int d, float off) {
   Prob pr = make(B, H, N, d, off);
   if (!sage::run_quant(pr.qp, sage::Dtype::BFloat16, nullptr).empty()) std::exit(2);
@@ -149,7 +220,9 @@ static void bench(int B, int H, int N, int d) {
   };
   auto quant = [&] { sage::run_quant(pr.qp, sage::Dtype::BFloat16, nullptr); };
   time("quant alone", quant);
+  time("quant cluster alone", [&] { quant_cluster(pr.qp); });
   time("quant+mma", [&] { quant(), mma(pr.fp); });
+  time("qc+ws", [&] { quant_cluster(pr.qp), sage::run_fwd_ws_hdim<64, bf16>(pr.fp, nullptr); });
   for (const Variant& v : kVariants) {
     time((std::string("quant+") + v.name).c_str(), [&] { quant(), v.run(pr.fp); });
     time((std::string(v.name) + " alone").c_str(), [&] { v.run(pr.fp); });
@@ -161,15 +234,28 @@ int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "all";
   bool ok = true;
   if (mode != "bench")
-    for (auto s : std::vector<std::vector<int>>{
-             {1, 1, 1, 64},
-             {1, 2, 17, 64},
-             {2, 3, 1000, 64},
-             {1, 2, 4097, 64},
-             {1, 1, 300, 40},
-             {8, 8, 1000, 64}})  // 256 tiles: several a persistent CTA
+    for (auto s :
+         std::vector<std::vector<int>>{{1, 1, 1, 64},
+                                       {1, 2, 17, 64},
+                                       {2, 3, 1000, 64},
+                                       {1, 2, 4097, 64},
+                                       {1, 1, 300, 40},
+                                       {8, 8, 1000, 64}})  // 256 tiles: several a persistent CTA
       for (const Variant& v : kVariants)
         ok = check(v, s[0], s[1], s[2], s[3], s[2] == 1000 ? 8.f : 0.f) && ok;
+  if (mode != "bench")
+    for (auto s : std::vector<std::vector<int>>{{1, 1, 1, 64},
+                                                {1, 2, 17, 64},
+                                                {2, 3, 1000, 64},
+                                                {1, 2, 4097, 64},
+                                                {1, 1, 300, 40},
+                                                {2, 2, 333, 32},
+                                                {1, 3, 700, 80},
+                                                {2, 2, 1300, 128},
+                                                {4, 8, 4096, 64},
+                                                {1, 8, 16384, 64},
+                                                {300, 1, 70, 64}})
+      ok = check_quant(s[0], s[1], s[2], s[3], s[2] == 1000 || s[2] == 1300 ? 8.f : 0.f) && ok;
   if (mode != "check")
     for (auto s :
          std::vector<std::vector<int>>{{4, 8, 4096, 64}, {1, 8, 16384, 64}, {2, 8, 3136, 64}})

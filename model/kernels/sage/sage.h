@@ -19,8 +19,9 @@ constexpr int kQuantBlock = 64;
 // holds d, columns past d zero; 0 when d is not a multiple of 8 up to 128.
 int padded_head_dim(int d);
 
-// The quantisation pass (sage_quant_kernel.cuh): the mean of K over tokens, then Q and K to INT8
-// per block of kQuantBlock tokens in one launch. Q and K are [B, heads, N, d] in bf16 or fp16 with
+// The quantisation pass: the mean of K over tokens, then Q and K to INT8 per block of kQuantBlock
+// tokens; one launch of thread-block clusters on Hopper (sage_quant_cluster_kernel.cuh, up to
+// 4096 keys), else the portable kernels (sage_quant_kernel.cuh). Q and K are [B, heads, N, d] in bf16 or fp16 with
 // unit stride along d and 16-byte aligned pointers and strides (multiples of 8 elements).
 struct SageQuantParams {
   const void* q = nullptr;  // [B, heads, n_q, d]

@@ -16,6 +16,19 @@ std::string text(cudaError_t status) {
 
 template <class T>
 cudaError_t quant(const SageQuantParams& p, cudaStream_t s) {
+#if LATENTCAST_FLASH_WGMMA
+  // The clusters' pass where the Hopper kernels run (LATENTCAST_FLASH_FWD=mma keeps the portable
+  // one, so the tests' mma twin covers it) and the keys fit its single pass.
+  if (p.n_k <= kClusterQuantMaxKeys && flash::hopper_kernels_run_here())
+    switch (padded_head_dim(p.d)) {
+      case 32:
+        return run_quant_cluster_hdim<32, T>(p, s);
+      case 64:
+        return run_quant_cluster_hdim<64, T>(p, s);
+      case 128:
+        return run_quant_cluster_hdim<128, T>(p, s);
+    }
+#endif
   switch (padded_head_dim(p.d)) {
     case 32:
       return run_quant_hdim<32, T>(p, s);

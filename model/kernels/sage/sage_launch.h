@@ -13,6 +13,14 @@ namespace latentcast::kernels::sage {
 
 template <int kHeadDim, class T>
 cudaError_t run_quant_hdim(const SageQuantParams& p, cudaStream_t stream);
+// The one-launch quantisation pass with thread-block clusters (sage_quant_cluster.cu, sm_90a,
+// built with the warp-specialised kernels: LATENTCAST_FLASH_WGMMA). Dispatched up to
+// kClusterQuantMaxKeys keys, where every warp sums and quantises one block: past it a warp reloads
+// the blocks it summed, and the portable pass is faster (H200, 2026-12-03: 27 against 24 us at
+// (1,8,16384,64)).
+constexpr int kClusterQuantMaxKeys = 4096;
+template <int kHeadDim, class T>
+cudaError_t run_quant_cluster_hdim(const SageQuantParams& p, cudaStream_t stream);
 template <class T>
 cudaError_t run_smooth_k_typed(const SageSmoothParams& p, cudaStream_t stream);
 template <int kHeadDim, class T>

@@ -18,7 +18,11 @@
 // partials in the launch that quantises Q, and the K blocks adding the partials in a fixed order
 // (the same bits every run): 30 / 42 / 13 us with each thread adding the partials in turn, 37-38 /
 // 38 / 15-16 us with the CTA adding them together after issuing the block's loads; the first
-// launch's few summing CTAs, 64 rows a thread, set its length.
+// launch's few summing CTAs, 64 rows a thread, set its length. (Sixth session, same lab, two
+// rounds:) one launch of thread-block clusters sharing K's column sums through distributed
+// shared memory (sage_quant_cluster_kernel.cuh): 23 / 27 / 9-10 us against these kernels' 26 /
+// 24 / 13, so Hopper runs it up to 4096 keys and these kernels past that (and where clusters are
+// missing).
 #pragma once
 
 #include <cuda_runtime.h>
