@@ -172,6 +172,7 @@ Estimate estimate_peak(const EstimateRequest& request) {
   DeviceRules rules = request.device.cuda ? DeviceRules::for_cuda() : DeviceRules::for_cpu();
   rules.cuda = request.device.cuda;
   rules.expandable_segments = request.device.expandable_segments;
+  rules.hopper = request.device.cuda && request.device.major == 9;
   const Precision precision = request.config.memory.precision;
   rules.autocast = rules.cuda && precision != Precision::Fp32;
   rules.half = precision == Precision::Fp16 ? Dtype::F16 : Dtype::BF16;

@@ -64,6 +64,9 @@ struct DeviceRules {
   // The CUDA caching allocator maps expandable segments (model/device.h) instead of one
   // cudaMalloc per segment.
   bool expandable_segments = false;
+  // An sm_90 GPU, where our Hopper kernels run: the CUDA sage forward lays out head dims up to 64
+  // in 64-byte INT8 rows (model/kernels/sage/sage_api.cu, padded_head_dim).
+  bool hopper = false;
   static DeviceRules for_cpu() { return {false, false, Dtype::BF16, 1.0, 1.0, 1.0}; }
   // cuDNN, fitted on the H200 grid of docs/benchmarks.md ("estimator"): the backward's workspace
   // from the reserve of the 12-02 run; the forward's (2 x max(input, output)) from the diffusion

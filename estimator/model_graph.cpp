@@ -410,9 +410,7 @@ class Unet {
         std::int64_t fwd_temp = 0;
         const std::int64_t q_blocks = (n + 63) / 64, k_blocks = (m + 63) / 64;
         if (backend == AttentionBackend::Sage && cuda_kernel) {
-          const std::int64_t dp = d <= 32 ? 32 : d <= 64 ? 64 : 128;  // sage_api.cu
-          fwd_temp = bh * (n + m) * dp                                // INT8 Q and K
-                     + 4 * bh * (q_blocks + k_blocks + d + n);  // scales, K mean, smoothing term
+          fwd_temp = sage_cuda_forward_workspace(bh, n, m, d, g.rules().hopper);
         } else if (backend == AttentionBackend::Sage) {
           saved.push_back(g.input(q.numel, Dtype::I8, Cat::Attention));
           saved.push_back(g.input(k.numel, Dtype::I8, Cat::Attention));
@@ -611,6 +609,14 @@ void zero_grad(Graph& g, const std::vector<int>& params) {
 }
 
 }  // namespace
+
+std::int64_t sage_cuda_forward_workspace(std::int64_t bh, std::int64_t n, std::int64_t m,
+                                         std::int64_t d, bool hopper) {
+  const std::int64_t dp = d <= 32 && !hopper ? 32 : d <= 64 ? 64 : 128;
+  const std::int64_t q_blocks = (n + 63) / 64, k_blocks = (m + 63) / 64;
+  return bh * (n + m) * dp                          // INT8 Q and K
+         + 4 * bh * (q_blocks + k_blocks + d + n);  // scales, K mean, smoothing term
+}
 
 ReplayResult replay_training(const ProjectConfig& cfg, AttentionBackend backend,
                              const DataSize& data, const DeviceRules& rules) {

@@ -30,4 +30,11 @@ struct ReplayResult {
 ReplayResult replay_training(const ProjectConfig& config, AttentionBackend backend,
                              const DataSize& data, const DeviceRules& rules);
 
+// Bytes the CUDA sage forward holds only while it runs (model/attention/sage_cuda.cpp): the INT8
+// Q and K in rows of the kernels' padded head dim (model/kernels/sage/sage_api.cu: 32, 64 or 128;
+// 64 for head dims up to 32 too on Hopper, whose forward reads 64-byte rows), their per-64-token
+// scales, K's mean and the smoothing term, for bh batch-heads, n queries, m keys, head dim d.
+std::int64_t sage_cuda_forward_workspace(std::int64_t bh, std::int64_t n, std::int64_t m,
+                                         std::int64_t d, bool hopper);
+
 }  // namespace latentcast::estimator

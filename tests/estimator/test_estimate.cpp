@@ -2,6 +2,7 @@
 // real peak, savings and recommendations are consistent with the estimates they come from, and bad
 // input is refused with the field named. (Accuracy against measured peaks: test_estimate_accuracy.)
 #include "estimator/estimate.h"
+#include "estimator/model_graph.h"
 
 #include "estimator/caching_allocator.h"
 
@@ -136,6 +137,20 @@ TEST_CASE("CUDA sage: flash's saved tensors, plus INT8 copies that live only thr
                        r.config.memory.attention_backend = AttentionBackend::Flash;
                      }));
   EXPECT(sage - flash < cpu_sage - cpu_flash);
+}
+
+TEST_CASE("CUDA sage on Hopper: head dims up to 32 take 64-byte INT8 rows") {
+  const std::int64_t bh = 8, n = 1024, m = 1000;
+  // Scales per 64 tokens (16 + 16 blocks), K's mean (d) and the smoothing term (n), in float32.
+  const auto extra = [&](std::int64_t d) { return 4 * bh * (16 + 16 + d + n); };
+  for (const std::int64_t d : {16, 32}) {
+    EXPECT_EQ(sage_cuda_forward_workspace(bh, n, m, d, false), bh * (n + m) * 32 + extra(d));
+    EXPECT_EQ(sage_cuda_forward_workspace(bh, n, m, d, true), bh * (n + m) * 64 + extra(d));
+  }
+  for (const bool hopper : {false, true}) {
+    EXPECT_EQ(sage_cuda_forward_workspace(bh, n, m, 64, hopper), bh * (n + m) * 64 + extra(64));
+    EXPECT_EQ(sage_cuda_forward_workspace(bh, n, m, 80, hopper), bh * (n + m) * 128 + extra(80));
+  }
 }
 
 TEST_CASE("checkpointing lowers the peak: all below attention below none") {

@@ -110,6 +110,20 @@ __device__ __forceinline__ void issue_pv_sw128_rowsum(float (&o)[36],
   wgmma_commit();
 }
 
+// The same for head dim 32: m64n40 over a [keys, 32] V tile in the 64-byte swizzle (a k16 step
+// is 2 atoms of 512 bytes) and 8 columns of ones `ones_offset` bytes past it (the next 32-column
+// block), so o[16..19] carry the row sums (o[16 + 2 r]).
+template <class T, int kKSteps>
+__device__ __forceinline__ void issue_pv_sw64_rowsum(float (&o)[20],
+                                                     const std::uint32_t (&pa)[kKSteps][4],
+                                                     std::uint32_t v_tile,
+                                                     std::uint32_t ones_offset) {
+#pragma unroll
+  for (int kk = 0; kk < kKSteps; ++kk)
+    wgmma_rs_n40_tb<T>(o, pa[kk], wgmma_desc_sw64_mn(v_tile + kk * 1024, ones_offset, 512));
+  wgmma_commit();
+}
+
 // `bytes` of 16-bit 1.0 at `dst` (shared memory) by kThreads threads, made visible to wgmma
 // (the async proxy); the caller synchronises the CTA before the first product reads them.
 template <class T, int kThreads>
@@ -127,8 +141,8 @@ template <bool kTensorRowSum, int kOValues>
 __device__ __forceinline__ float row_total(const float (&o)[kOValues], const float (&row_sum)[2],
                                            int r) {
   if constexpr (kTensorRowSum) {
-    static_assert(kOValues == 36, "the row sums follow O's 32 values");
-    return o[32 + 2 * r];
+    static_assert(kOValues == 36 || kOValues == 20, "the row sums follow O's 32 or 16 values");
+    return o[kOValues - 4 + 2 * r];
   } else {
     float sum = row_sum[r];
     sum += __shfl_xor_sync(0xffffffffu, sum, 1);

@@ -51,13 +51,13 @@ cudaError_t encode_4d(CUtensorMap* map, const void* base, CUtensorMapDataType ty
 
 cudaError_t encode_tile_map(CUtensorMap* map, const void* base, Dtype dtype, int batch, int heads,
                             int n, int d, std::int64_t row_stride, std::int64_t head_stride,
-                            std::int64_t batch_stride, int box_rows) {
-  if (d > 64) return cudaErrorNotSupported;
+                            std::int64_t batch_stride, int box_rows, int box_cols) {
+  if ((box_cols != 64 && box_cols != 32) || d > box_cols) return cudaErrorNotSupported;
   return encode_4d(
       map, base,
       dtype == Dtype::BFloat16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16,
-      batch, heads, n, d, row_stride * 2, head_stride * 2, batch_stride * 2, 64, box_rows,
-      CU_TENSOR_MAP_SWIZZLE_128B);
+      batch, heads, n, d, row_stride * 2, head_stride * 2, batch_stride * 2, box_cols, box_rows,
+      box_cols == 64 ? CU_TENSOR_MAP_SWIZZLE_128B : CU_TENSOR_MAP_SWIZZLE_64B);
 }
 
 cudaError_t encode_f32_tile_map(CUtensorMap* map, float* base, int batch, int heads, int n, int d,

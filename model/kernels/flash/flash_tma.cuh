@@ -195,6 +195,18 @@ __device__ __forceinline__ std::uint64_t wgmma_desc_sw64(std::uint32_t smem_addr
          (std::uint64_t(512 >> 4) << 32) | (std::uint64_t(2) << 62);
 }
 
+// A wgmma descriptor for an MN-major tile of 64-byte rows in the 64-byte swizzle (8-row atoms of
+// 512 bytes, 512-byte aligned), as wgmma_desc_sw128 below for the 128-byte one: the stride byte
+// offset steps 8 rows along K, the leading offset is the distance between 32-element column
+// blocks along MN.
+__device__ __forceinline__ std::uint64_t wgmma_desc_sw64_mn(std::uint32_t smem_addr,
+                                                            std::uint32_t lbo_bytes,
+                                                            std::uint32_t sbo_bytes) {
+  return std::uint64_t((smem_addr >> 4) & 0x3FFF) |
+         (std::uint64_t((lbo_bytes >> 4) & 0x3FFF) << 16) |
+         (std::uint64_t((sbo_bytes >> 4) & 0x3FFF) << 32) | (std::uint64_t(2) << 62);
+}
+
 // A wgmma shared-memory descriptor for a tile in the 128-byte swizzle layout that TMA writes
 // (8-row atoms of 1024 bytes, 1024-byte aligned). K-major: the stride byte offset steps 8 rows
 // (1024), the leading offset is unused (1); a k16 step advances the start by 32 bytes.
@@ -214,9 +226,10 @@ __device__ __forceinline__ std::uint64_t wgmma_desc_sw128(std::uint32_t smem_add
 // elements), boxes of [box_rows, 64] 16-bit elements in the 128-byte swizzle. Columns past d and
 // rows past n read as zeros. cudaErrorNotSupported when the driver lacks the encoder or rejects
 // the tensor (alignment, strides): the caller then runs the mma.sync kernel.
+// box_cols 32: boxes of [box_rows, 32] elements (64-byte rows) in the 64-byte swizzle, d <= 32.
 cudaError_t encode_tile_map(CUtensorMap* map, const void* base, Dtype dtype, int batch, int heads,
                             int n, int d, std::int64_t row_stride, std::int64_t head_stride,
-                            std::int64_t batch_stride, int box_rows);
+                            std::int64_t batch_stride, int box_rows, int box_cols = 64);
 // A map over a contiguous [batch, heads, n, d] fp32 tensor (d a multiple of 4), boxes of
 // [box_rows, 32] floats (128-byte rows) in the 128-byte swizzle: the backward's dQ accumulator.
 cudaError_t encode_f32_tile_map(CUtensorMap* map, float* base, int batch, int heads, int n, int d,

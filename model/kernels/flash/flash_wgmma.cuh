@@ -43,6 +43,8 @@ __device__ __forceinline__ void fence_proxy_async() {
 // array d with constraint C, "+f" for fp32 or "+r" for s32 (LATENTCAST_WGMMA_ACC<N/2>).
 #define LATENTCAST_WGMMA_D16 \
   "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}"
+#define LATENTCAST_WGMMA_D20 \
+  "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19}"
 #define LATENTCAST_WGMMA_D32                                                                    \
   "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, " \
   "%20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}"
@@ -58,6 +60,7 @@ __device__ __forceinline__ void fence_proxy_async() {
 #define LATENTCAST_WGMMA_ACC16(C, d)                                                              \
   LATENTCAST_WGMMA_ACC4(C, d, 0), LATENTCAST_WGMMA_ACC4(C, d, 4), LATENTCAST_WGMMA_ACC4(C, d, 8), \
       LATENTCAST_WGMMA_ACC4(C, d, 12)
+#define LATENTCAST_WGMMA_ACC20(C, d) LATENTCAST_WGMMA_ACC16(C, d), LATENTCAST_WGMMA_ACC4(C, d, 16)
 #define LATENTCAST_WGMMA_ACC32(C, d)                                                              \
   LATENTCAST_WGMMA_ACC16(C, d), LATENTCAST_WGMMA_ACC4(C, d, 16), LATENTCAST_WGMMA_ACC4(C, d, 20), \
       LATENTCAST_WGMMA_ACC4(C, d, 24), LATENTCAST_WGMMA_ACC4(C, d, 28)
@@ -128,6 +131,15 @@ __device__ __forceinline__ void wgmma_rs_n72_tb(float (&d)[36], const std::uint3
     LATENTCAST_WGMMA_N72("f16");
 }
 #undef LATENTCAST_WGMMA_N72
+
+// d (64 x 40, fp32) += A (64 x 16, registers) * B (16 x 40, shared memory, MN-major).
+template <class T>
+__device__ __forceinline__ void wgmma_rs_n40_tb(float (&d)[20], const std::uint32_t (&a)[4],
+                                                std::uint64_t desc_b) {
+  LATENTCAST_WGMMA_F32(T, "m64n40k16", LATENTCAST_WGMMA_D20, LATENTCAST_WGMMA_ACC20,
+                       "{%20, %21, %22, %23}, %24", "1", "1, 1, 1", "r"(a[0]), "r"(a[1]), "r"(a[2]),
+                       "r"(a[3]), "l"(desc_b));
+}
 
 // d (64 x 128, fp32) += A (64 x 16, registers: the mma.sync A layout of each warp's 16 rows) *
 // B (16 x 128, shared memory, MN-major).

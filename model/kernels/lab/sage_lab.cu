@@ -19,7 +19,7 @@ using namespace latentcast::kernels;
 using bf16 = __nv_bfloat16;
 
 struct Prob {
-  int B, H, N, d;
+  int B, H, N, d, dp;  // dp: the INT8 rows' width (sage::padded_head_dim, or 64 as on Hopper)
   bf16 *q, *k, *v, *o;
   float *lse, *k_mean, *qs, *ks;
   std::int8_t *q8, *k8;
@@ -27,8 +27,8 @@ struct Prob {
   sage::SageFwdParams fp;
 };
 
-static Prob make(int B, int H, int N, int d, float k_offset) {
-  Prob pr{B, H, N, d};
+static Prob make(int B, int H, int N, int d, float k_offset, int row_dim = 0) {
+  Prob pr{B, H, N, d, row_dim > 0 ? row_dim : sage::padded_head_dim(d)};
   const size_t n = size_t(B) * H * N * d;
   std::mt19937 rng(11 + N);
   std::normal_distribution<float> nd(0.f, 1.f);
@@ -43,7 +43,7 @@ static Prob make(int B, int H, int N, int d, float k_offset) {
   fill(&pr.v, 0.f);
   CK(cudaMalloc(&pr.o, n * 2));
   CK(cudaMalloc(&pr.lse, size_t(B) * H * N * 4));
-  const int dp = sage::padded_head_dim(d), nb = (N + 63) / 64;
+  const int dp = pr.dp, nb = (N + 63) / 64;
   CK(cudaMalloc(&pr.k_mean, size_t(B) * H * d * 4));
   CK(cudaMalloc(&pr.q8, size_t(B) * H * N * dp));
   CK(cudaMalloc(&pr.k8, size_t(B) * H * N * dp));
@@ -95,14 +95,31 @@ static const Variant kVariants[] = {
     {"n64c4s4LRP", ws_variant<sage::SageWsTraits<4, 64, 4, true, true, true>>},
     {"n64c4s3RP", ws_variant<sage::SageWsTraits<3, 64, 4, false, true, true>>},
     {"n128c3s2LR", ws_variant<sage::SageWsTraits<2, 128, 3, true, true>>},
+    {"ws32",
+     [](const sage::SageFwdParams& p) { return sage::run_fwd_ws_hdim<32, bf16>(p, nullptr); }},
 };
 static cudaError_t mma(const sage::SageFwdParams& p) {
   return sage::run_fwd(p, sage::Dtype::BFloat16, nullptr).empty() ? cudaSuccess : cudaErrorUnknown;
 }
+// The mma.sync kernel and the quantisation passes on INT8 rows of dp columns.
+static cudaError_t mma_dp(const Prob& pr) {
+  return pr.dp == 64 ? sage::run_fwd_hdim<64, bf16>(pr.fp, nullptr) : mma(pr.fp);
+}
+static cudaError_t quant_dp(const Prob& pr) {
+  switch (pr.dp) {
+    case 32:
+      return sage::run_quant_hdim<32, bf16>(pr.qp, nullptr);
+    case 64:
+      return sage::run_quant_hdim<64, bf16>(pr.qp, nullptr);
+    case 128:
+      return sage::run_quant_hdim<128, bf16>(pr.qp, nullptr);
+  }
+  return cudaErrorInvalidValue;
+}
 
 // The clusters' quantisation pass (sage_quant_cluster_kernel.cuh) by head dim, bf16.
-static cudaError_t quant_cluster(const sage::SageQuantParams& p) {
-  switch (sage::padded_head_dim(p.d)) {
+static cudaError_t quant_cluster(const sage::SageQuantParams& p, int dp) {
+  switch (dp) {
     case 32:
       return sage::run_quant_cluster_hdim<32, bf16>(p, nullptr);
     case 64:
@@ -135,7 +152,7 @@ static bool check_quant(int B, int H, int N, int d, float off) {
     for (void* x : {(void*)pr.q8, (void*)pr.k8}) CK(cudaMemset(x, 0x55, n8));
     for (void* x : {(void*)pr.qs, (void*)pr.ks}) CK(cudaMemset(x, 0xff, ns * 4));
     CK(cudaMemset(pr.k_mean, 0xff, nm * 4));
-    CK(quant_cluster(pr.qp));
+    CK(quant_cluster(pr.qp, pr.dp));
     CK(cudaDeviceSynchronize());
     const auto cq8 = fetch8(pr.q8, n8), ck8 = fetch8(pr.k8, n8);
     const auto cqs = fetch_f32(pr.qs, ns), cks = fetch_f32(pr.ks, ns);
@@ -170,11 +187,11 @@ static bool check_quant(int B, int H, int N, int d, float off) {
   return ok;
 }
 
-static bool check(const Variant& var, int B, int H, int N, int d, float off) {
-  Prob pr = make(B, H, N, d, off);
-  if (!sage::run_quant(pr.qp, sage::Dtype::BFloat16, nullptr).empty()) std::exit(2);
+static bool check(const Variant& var, int B, int H, int N, int d, float off, int dp = 0) {
+  Prob pr = make(B, H, N, d, off, dp);
+  CK(quant_dp(pr));
   const size_t n = size_t(B) * H * N * d;
-  CK(mma(pr.fp));
+  CK(mma_dp(pr));
   CK(cudaDeviceSynchronize());
   auto ro = fetch_bf16(pr.o, n);
   auto rl = fetch_f32(pr.lse, size_t(B) * H * N);
@@ -220,14 +237,36 @@ static void bench(int B, int H, int N, int d) {
   };
   auto quant = [&] { sage::run_quant(pr.qp, sage::Dtype::BFloat16, nullptr); };
   time("quant alone", quant);
-  time("quant cluster alone", [&] { quant_cluster(pr.qp); });
+  time("quant cluster alone", [&] { quant_cluster(pr.qp, pr.dp); });
   time("quant+mma", [&] { quant(), mma(pr.fp); });
-  time("qc+ws", [&] { quant_cluster(pr.qp), sage::run_fwd_ws_hdim<64, bf16>(pr.fp, nullptr); });
+  time("qc+ws",
+       [&] { quant_cluster(pr.qp, pr.dp), sage::run_fwd_ws_hdim<64, bf16>(pr.fp, nullptr); });
   for (const Variant& v : kVariants) {
     time((std::string("quant+") + v.name).c_str(), [&] { quant(), v.run(pr.fp); });
     time((std::string(v.name) + " alone").c_str(), [&] { v.run(pr.fp); });
   }
   release(pr);
+}
+
+// Head dim 32: the path before (32-byte INT8 rows, the portable pass and the mma.sync kernel)
+// against the Hopper one (64-byte rows, the clusters' pass, ws32), and the head dim 64 kernel on
+// the same padded rows.
+static void bench32(int B, int H, int N, int d) {
+  Prob p32 = make(B, H, N, d, 0.f, 32), p64 = make(B, H, N, d, 0.f, 64);
+  auto time = [&](const char* name, auto once) {
+    const float ms = event_ms(5, 50, once);
+    std::printf("  sage %-16s (%d,%d,%d,%d): %.3f ms  %.0f TFLOP/s\n", name, B, H, N, d, ms,
+                4.0 * B * H * double(N) * N * d / ms / 1e9);
+  };
+  time("quant32+mma32", [&] { quant_dp(p32), mma_dp(p32); });
+  time("mma32 alone", [&] { mma_dp(p32); });
+  time("qc64 alone", [&] { quant_cluster(p64.qp, 64); });
+  time("qc64+ws32",
+       [&] { quant_cluster(p64.qp, 64), sage::run_fwd_ws_hdim<32, bf16>(p64.fp, nullptr); });
+  time("ws32 alone", [&] { sage::run_fwd_ws_hdim<32, bf16>(p64.fp, nullptr); });
+  time("ws64 alone", [&] { sage::run_fwd_ws_hdim<64, bf16>(p64.fp, nullptr); });
+  release(p32);
+  release(p64);
 }
 
 int main(int argc, char** argv) {
@@ -243,6 +282,16 @@ int main(int argc, char** argv) {
                                        {8, 8, 1000, 64}})  // 256 tiles: several a persistent CTA
       for (const Variant& v : kVariants)
         ok = check(v, s[0], s[1], s[2], s[3], s[2] == 1000 ? 8.f : 0.f) && ok;
+  if (mode != "bench")  // head dims up to 32 on 64-byte INT8 rows, as on Hopper
+    for (auto s : std::vector<std::vector<int>>{{1, 1, 1, 32},
+                                                {1, 2, 17, 32},
+                                                {2, 3, 1000, 32},
+                                                {1, 2, 4097, 32},
+                                                {1, 1, 300, 24},
+                                                {8, 8, 1000, 32},
+                                                {16, 4, 784, 32}})
+      for (const Variant& v : kVariants)
+        ok = check(v, s[0], s[1], s[2], s[3], s[2] == 1000 ? 8.f : 0.f, 64) && ok;
   if (mode != "bench")
     for (auto s : std::vector<std::vector<int>>{{1, 1, 1, 64},
                                                 {1, 2, 17, 64},
@@ -260,6 +309,9 @@ int main(int argc, char** argv) {
     for (auto s :
          std::vector<std::vector<int>>{{4, 8, 4096, 64}, {1, 8, 16384, 64}, {2, 8, 3136, 64}})
       bench(s[0], s[1], s[2], s[3]);
+  if (mode != "check")
+    for (auto s : std::vector<std::vector<int>>{{4, 8, 4096, 32}, {16, 4, 784, 32}})
+      bench32(s[0], s[1], s[2], s[3]);
   std::printf(ok ? "SAGE OK\n" : "SAGE FAILED\n");
   return ok ? 0 : 1;
 }

@@ -16,13 +16,15 @@ enum class Dtype { BFloat16, Float16 };
 constexpr int kQuantBlock = 64;
 
 // The head dim the INT8 copies are laid out with: the instantiated head dim (32, 64 or 128) that
-// holds d, columns past d zero; 0 when d is not a multiple of 8 up to 128.
+// holds d, columns past d zero (64 for every d up to 64 where the Hopper kernels run: their
+// forward reads 64-byte rows); 0 when d is not a multiple of 8 up to 128.
 int padded_head_dim(int d);
 
 // The quantisation pass: the mean of K over tokens, then Q and K to INT8 per block of kQuantBlock
 // tokens; one launch of thread-block clusters on Hopper (sage_quant_cluster_kernel.cuh, up to
-// 4096 keys), else the portable kernels (sage_quant_kernel.cuh). Q and K are [B, heads, N, d] in bf16 or fp16 with
-// unit stride along d and 16-byte aligned pointers and strides (multiples of 8 elements).
+// 4096 keys), else the portable kernels (sage_quant_kernel.cuh). Q and K are [B, heads, N, d] in
+// bf16 or fp16 with unit stride along d and 16-byte aligned pointers and strides (multiples of 8
+// elements).
 struct SageQuantParams {
   const void* q = nullptr;  // [B, heads, n_q, d]
   const void* k = nullptr;  // [B, heads, n_k, d]

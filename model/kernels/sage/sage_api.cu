@@ -47,8 +47,9 @@ cudaError_t fwd(const SageFwdParams& p, cudaStream_t s) {
       return run_fwd_hdim<32, T>(p, s);
     case 64:
 #if LATENTCAST_FLASH_WGMMA
-      if (flash::hopper_kernels_run_here()) {
-        const cudaError_t status = run_fwd_ws_hdim<64, T>(p, s);
+      if (flash::hopper_kernels_run_here()) {  // head dims up to 32 have their own tiles
+        const cudaError_t status =
+            p.d <= 32 ? run_fwd_ws_hdim<32, T>(p, s) : run_fwd_ws_hdim<64, T>(p, s);
         if (status != cudaErrorNotSupported) return status;
       }
 #endif
@@ -63,6 +64,10 @@ cudaError_t fwd(const SageFwdParams& p, cudaStream_t s) {
 
 int padded_head_dim(int d) {
   if (d <= 0 || d % 8 != 0) return 0;
+#if LATENTCAST_FLASH_WGMMA
+  // The Hopper forward reads 64-byte INT8 rows for head dims up to 32 too.
+  if (d <= 64 && flash::hopper_kernels_run_here()) return 64;
+#endif
   if (d <= 32) return 32;
   if (d <= 64) return 64;
   if (d <= 128) return 128;

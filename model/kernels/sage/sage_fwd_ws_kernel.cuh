@@ -1,10 +1,11 @@
-// The warp-specialised sage forward for Hopper (sm_90a), head dim 64: the structure of the flash
-// one (model/kernels/flash/flash_fwd_ws_kernel.cuh: a producer warpgroup streaming tiles through
-// TMA into swizzled stages counted on mbarriers, consumer warpgroups of 64 query rows, softmax of
-// block j overlapped with P V of block j-1), with S = Q K^T on the INT8 tensor cores: wgmma
-// m64nNk32 s8 x s8 -> s32 over the quantised Q and K (64-byte rows in the 64-byte swizzle),
+// The warp-specialised sage forward for Hopper (sm_90a), head dims 64 and 32: the structure of the
+// flash one (model/kernels/flash/flash_fwd_ws_kernel.cuh: a producer warpgroup streaming tiles
+// through TMA into swizzled stages counted on mbarriers, consumer warpgroups of 64 query rows,
+// softmax of block j overlapped with P V of block j-1), with S = Q K^T on the INT8 tensor cores:
+// wgmma m64nNk32 s8 x s8 -> s32 over the quantised Q and K (64-byte rows in the 64-byte swizzle),
 // dequantised with the Q block's and the K block's scales inside the exp2 argument
 // (sage_fwd_kernel.cuh explains the quantisation, the integer-to-float trick and the backward).
+// Head dims up to 32 run the same tiles with P V over 32 columns (w5).
 // The dispatched tiles (w4): four consumer warpgroups (256 query rows a tile) over 64-key blocks,
 // three stages, lazy rescaling and P's row sums on the tensor cores, one persistent CTA an SM
 // (SageWsTraits below). Per score the softmax is then an integer maximum, an integer add, one
@@ -93,6 +94,18 @@
 //                  quantisation kernel after the mean, the attention kernel after the
 //                  quantisation): +q 325-326 / 1141-1147 / 129-130 against 321-323 / 1137-1144 /
 //                  126 without, so slower at two shapes and no faster at the third.
+//   w5 2026-12-03  (sixth session) head dims up to 32 on their own tiles (kHeadDim 32; before,
+//                  the mma.sync kernel ran them): the INT8 rows stay 64 bytes (padded with zeros by
+//                  the pass), Q K^T reads their first 32, P V is m64n40 over 32-column V tiles in
+//                  the 64-byte swizzle and the ones. Lab, two rounds, at (4,8,4096,32) /
+//                  (16,4,784,32): alone 0.265 / 0.033 ms against the mma.sync kernel's 0.330 /
+//                  0.039 and the head dim 64 tiles' 0.285 / 0.035 on the same padded rows; with the
+//                  clusters' pass 0.287 / 0.049 against 0.350 / 0.049. `latentcast-bench attention`
+//                  the same day: forward 0.287 ms at (4,8,4096,32) against cuDNN's 0.295 (1.03x;
+//                  0.83x with the mma.sync kernel). Tried the same session and dropped: Q K^T one
+//                  key block ahead (flash::ws_consume with two S accumulators, 2 or 3 consumers):
+//                  0.440-0.506 ms alone at (4,8,4096,64), as ptxas serialises every wgmma (remark
+//                  C7513: the rescaled O and the packed P are written with a Q K^T in flight).
 #pragma once
 
 #include <algorithm>
@@ -121,14 +134,18 @@ struct SageTensorMaps {
 // kPersistent_: one CTA per SM, each taking tiles (kBlockM query rows of one batch and head)
 // round-robin, so that a tile's epilogue overlaps the next one's first copies and the set-up is
 // paid once per SM.
+// kHeadDim_: 64, or 32 for head dims up to 32: the INT8 rows stay 64 bytes (the pass pads them
+// with zeros), Q K^T reads their first 32, and P V runs as m64n40 over 32-column V tiles in the
+// 64-byte swizzle and the ones (row sums on the tensor cores only).
 template <int kStages_, int kBlockN_, int kConsumers_, bool kLazyRescale_, bool kTensorRowSum_,
-          bool kPersistent_ = false>
+          bool kPersistent_ = false, int kHeadDim_ = 64>
 struct SageWsTraits {
-  static constexpr int kHeadDim = 64, kBlockN = kBlockN_, kConsumers = kConsumers_;
+  static constexpr int kHeadDim = kHeadDim_, kBlockN = kBlockN_, kConsumers = kConsumers_;
   static constexpr int kStages = kStages_;
   static constexpr bool kLazyRescale = kLazyRescale_, kTensorRowSum = kTensorRowSum_;
   static constexpr bool kPersistent = kPersistent_;
-  static constexpr int kOValues = kTensorRowSum ? 36 : 32;
+  static constexpr int kOValues = kHeadDim / 2 + (kTensorRowSum ? 4 : 0);
+  static constexpr int kQkSteps = kHeadDim / 32;  // k32 steps of Q K^T over the 64-byte rows
   static constexpr int kBlockM = 64 * kConsumers;
   static constexpr int kThreads = 128 * (kConsumers + 1);
   static constexpr int kNTiles = kBlockN / 8, kDTiles = kHeadDim / 8;
@@ -142,6 +159,8 @@ struct SageWsTraits {
   static constexpr int kConsumerRegs = flash::ws_consumer_regs(kConsumers);
   static_assert(kBlockN == 64 || kBlockN == 128, "wgmma n64 or n128 for Q K^T");
   static_assert(kBlockN % kQuantBlock == 0, "whole K scale groups per key block");
+  static_assert(kHeadDim == 64 || (kHeadDim == 32 && kTensorRowSum),
+                "head dim 64, or 32 with the row sums on the tensor cores");
   static_assert(kBlockM <= 256, "one TMA box of Q rows");
   static_assert(kConsumerRegs <= 256, "setmaxnreg's ceiling");
   static_assert(kSmemBytes <= 227 * 1024, "shared memory per CTA on sm_90");
@@ -251,7 +270,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
       ++qk_block;
       const std::uint32_t k_tile = sK + stage * kBytesK8;
 #pragma unroll
-      for (int kk = 0; kk < 2; ++kk) {
+      for (int kk = 0; kk < Traits::kQkSteps; ++kk) {
         const std::uint64_t da = wgmma_desc_sw64(q_rows + kk * 32);
         const std::uint64_t db = wgmma_desc_sw64(k_tile + kk * 32);
         if constexpr (kBlockN == 128)
@@ -263,7 +282,9 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     };
     auto issue_pv = [&](int stage) {
       const std::uint32_t v_tile = sV + stage * kBytesV;
-      if constexpr (Traits::kTensorRowSum) {
+      if constexpr (Traits::kHeadDim == 32) {
+        flash::issue_pv_sw64_rowsum<T>(o, pa, v_tile, Traits::kOnesOffset);
+      } else if constexpr (Traits::kTensorRowSum) {
         flash::issue_pv_sw128_rowsum<T>(o, pa, v_tile, Traits::kOnesOffset);
       } else {
         flash::issue_pv_sw128<T>(o, pa, v_tile, kBytesV);
@@ -379,9 +400,9 @@ cudaError_t launch_fwd_ws(const SageFwdParams& p, cudaStream_t stream) {
   if (status == cudaSuccess)
     status = flash::encode_int8_tile_map(&maps.k8, p.k8, p.batch, p.heads, p.n_k, Traits::kBlockN);
   if (status == cudaSuccess)
-    status =
-        flash::encode_tile_map(&maps.v, p.v, dtype, p.batch, p.heads, p.n_k, p.d, p.v_row_stride,
-                               p.v_head_stride, p.v_batch_stride, Traits::kBlockN);
+    status = flash::encode_tile_map(&maps.v, p.v, dtype, p.batch, p.heads, p.n_k, p.d,
+                                    p.v_row_stride, p.v_head_stride, p.v_batch_stride,
+                                    Traits::kBlockN, Traits::kHeadDim);
   if (status != cudaSuccess) return status;
   const std::int64_t tiles =
       static_cast<std::int64_t>((p.n_q + Traits::kBlockM - 1) / Traits::kBlockM) * bh;
@@ -401,8 +422,8 @@ cudaError_t launch_fwd_ws(const SageFwdParams& p, cudaStream_t stream) {
 
 template <int kHeadDim, class T>
 cudaError_t run_fwd_ws_hdim(const SageFwdParams& p, cudaStream_t stream) {
-  static_assert(kHeadDim == 64, "the warp-specialised sage forward is instantiated for 64");
-  return launch_fwd_ws<SageWsTraits<3, 64, 4, true, true, true>, T>(p, stream);
+  static_assert(kHeadDim == 64 || kHeadDim == 32, "the Hopper sage forward takes 32 or 64");
+  return launch_fwd_ws<SageWsTraits<3, 64, 4, true, true, true, kHeadDim>, T>(p, stream);
 }
 
 }  // namespace latentcast::kernels::sage

@@ -25,8 +25,9 @@ template <class T>
 cudaError_t run_smooth_k_typed(const SageSmoothParams& p, cudaStream_t stream);
 template <int kHeadDim, class T>
 cudaError_t run_fwd_hdim(const SageFwdParams& p, cudaStream_t stream);
-// The warp-specialised Hopper forward (sage_fwd_ws_hdim64.cu, sm_90a, built when the flash wgmma
-// kernels are: LATENTCAST_FLASH_WGMMA). cudaErrorNotSupported, with nothing launched, when the
+// The warp-specialised Hopper forward for head dims up to 32 and up to 64 (sage_fwd_ws_hdim32.cu,
+// sage_fwd_ws_hdim64.cu, sm_90a, built when the flash wgmma kernels are: LATENTCAST_FLASH_WGMMA),
+// both over INT8 rows of 64 bytes. cudaErrorNotSupported, with nothing launched, when the
 // tensors cannot be described to the copy engine: the caller runs the mma.sync kernel then.
 template <int kHeadDim, class T>
 cudaError_t run_fwd_ws_hdim(const SageFwdParams& p, cudaStream_t stream);
