@@ -170,40 +170,41 @@ __global__ void __launch_bounds__(Traits::kThreads) sage_quant_kernel(const Sage
   }
 }
 
-// k_smooth = k - k_mean in T, 8 elements (16 bytes) per thread and step.
+// k_smooth = k - k_mean in T, one 16-byte chunk (8 elements) per thread: blockIdx.y is the
+// batch-head, so the indexing needs no 64-bit division (the grid-stride form before did three per
+// chunk).
 template <class T>
 __global__ void sage_smooth_k_kernel(const SageSmoothParams p) {
-  const int chunks_per_row = p.d / 8;
-  const std::int64_t rows = static_cast<std::int64_t>(p.batch) * p.heads * p.n_k;
-  const std::int64_t chunks = rows * chunks_per_row;
-  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
-  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-       i < chunks; i += stride) {
-    const std::int64_t row = i / chunks_per_row, bh = row / p.n_k, n = row % p.n_k;
-    const int col = static_cast<int>(i % chunks_per_row) * 8;
-    const std::int64_t b = bh / p.heads, h = bh % p.heads;
-    float x[8];
-    load8(static_cast<const T*>(p.k) + b * p.k_batch_stride + h * p.k_head_stride +
-              n * p.k_row_stride + col,
-          x);
-    const float* mean = p.k_mean + bh * p.d + col;
-    const float4 m0 = *reinterpret_cast<const float4*>(mean);
-    const float4 m1 = *reinterpret_cast<const float4*>(mean + 4);
-    uint4 out;
-    out.x = flash::Elem<T>::pack(x[0] - m0.x, x[1] - m0.y);
-    out.y = flash::Elem<T>::pack(x[2] - m0.z, x[3] - m0.w);
-    out.z = flash::Elem<T>::pack(x[4] - m1.x, x[5] - m1.y);
-    out.w = flash::Elem<T>::pack(x[6] - m1.z, x[7] - m1.w);
-    reinterpret_cast<uint4*>(p.k_smooth)[i] = out;
-  }
+  const int cpr = p.d / 8, rows_per_cta = static_cast<int>(blockDim.x) / cpr;
+  const int t = threadIdx.x, lane_row = t / cpr;
+  const int row = blockIdx.x * rows_per_cta + lane_row;
+  if (lane_row >= rows_per_cta || row >= p.n_k) return;
+  const int bh = blockIdx.y, b = bh / p.heads, h = bh % p.heads, c = t - lane_row * cpr;
+  float x[8];
+  load8(static_cast<const T*>(p.k) + b * p.k_batch_stride + h * p.k_head_stride +
+            static_cast<std::int64_t>(row) * p.k_row_stride + c * 8,
+        x);
+  const float* mean = p.k_mean + static_cast<std::int64_t>(bh) * p.d + c * 8;
+  const float4 m0 = *reinterpret_cast<const float4*>(mean);
+  const float4 m1 = *reinterpret_cast<const float4*>(mean + 4);
+  uint4 out;
+  out.x = flash::Elem<T>::pack(x[0] - m0.x, x[1] - m0.y);
+  out.y = flash::Elem<T>::pack(x[2] - m0.z, x[3] - m0.w);
+  out.z = flash::Elem<T>::pack(x[4] - m1.x, x[5] - m1.y);
+  out.w = flash::Elem<T>::pack(x[6] - m1.z, x[7] - m1.w);
+  reinterpret_cast<uint4*>(p.k_smooth)[(static_cast<std::int64_t>(bh) * p.n_k + row) * cpr + c] =
+      out;
 }
 
 template <class T>
 cudaError_t run_smooth_k_typed(const SageSmoothParams& p, cudaStream_t stream) {
-  const std::int64_t chunks = static_cast<std::int64_t>(p.batch) * p.heads * p.n_k * (p.d / 8);
-  if (chunks == 0) return cudaSuccess;
+  const int bh = p.batch * p.heads;
+  if (bh == 0 || p.n_k == 0 || p.d == 0) return cudaSuccess;
+  if (bh > flash::kMaxBatchHeads || p.d > 128) return cudaErrorInvalidConfiguration;
   constexpr int kThreads = 256;
-  sage_smooth_k_kernel<T><<<flash::grid_stride_ctas(chunks, kThreads), kThreads, 0, stream>>>(p);
+  const int rows_per_cta = kThreads / (p.d / 8);
+  const dim3 grid((p.n_k + rows_per_cta - 1) / rows_per_cta, bh);
+  sage_smooth_k_kernel<T><<<grid, kThreads, 0, stream>>>(p);
   return cudaGetLastError();
 }
 
