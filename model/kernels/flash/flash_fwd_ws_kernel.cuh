@@ -58,7 +58,7 @@
 
 namespace latentcast::kernels::flash {
 
-// kTensorRowSum_: P's row sums on the tensor cores (issue_pv_sw128_rowsum) instead of an FADD per
+// kTensorRowSum_: P's row sums on the tensor cores (issue_pv_rowsum) instead of an FADD per
 // score, with a block of ones per V stage, kOnesOffset past it.
 template <int kBlockN_, int kConsumers_, int kStages_, bool kTensorRowSum_ = false>
 struct WsFwdTraits {
@@ -96,31 +96,23 @@ __device__ __forceinline__ void issue_pv_sw128(float (&o)[32],
 }
 
 // The same with P's row sums on the tensor cores (FlashAttention's FADD per score moved into the
-// product): m64n72 over V and 8 columns of a block of ones `ones_offset` bytes past the V tile
-// (the descriptor's leading offset, the next 64-column block for an MN-major B), so o[32..35]
-// carry the row sums of rows quad and quad + 8 (o[32 + 2 r], every column alike).
-template <class T, int kKSteps>
-__device__ __forceinline__ void issue_pv_sw128_rowsum(float (&o)[36],
-                                                      const std::uint32_t (&pa)[kKSteps][4],
-                                                      std::uint32_t v_tile,
-                                                      std::uint32_t ones_offset) {
+// product): m64n(d + 8) over V and 8 columns of a block of ones `ones_offset` bytes past the V
+// tile (the descriptor's leading offset: the next column block of an MN-major B), so
+// o[d / 2 + 2 r] carries the row sum of row quad + 8 r, every column alike. Head dim 64: V a
+// [keys, 64] tile in the 128-byte swizzle (a k16 step is 2 atoms of 1024 bytes), m64n72; head
+// dim 32: a [keys, 32] tile in the 64-byte swizzle (2 atoms of 512 bytes), m64n40.
+template <class T, int kHeadDim, int kKSteps>
+__device__ __forceinline__ void issue_pv_rowsum(float (&o)[kHeadDim / 2 + 4],
+                                                const std::uint32_t (&pa)[kKSteps][4],
+                                                std::uint32_t v_tile, std::uint32_t ones_offset) {
+  static_assert(kHeadDim == 64 || kHeadDim == 32, "P V with row sums at head dims 64 and 32");
 #pragma unroll
-  for (int kk = 0; kk < kKSteps; ++kk)
-    wgmma_rs_n72_tb<T>(o, pa[kk], wgmma_desc_sw128(v_tile + kk * 2048, ones_offset, 1024));
-  wgmma_commit();
-}
-
-// The same for head dim 32: m64n40 over a [keys, 32] V tile in the 64-byte swizzle (a k16 step
-// is 2 atoms of 512 bytes) and 8 columns of ones `ones_offset` bytes past it (the next 32-column
-// block), so o[16..19] carry the row sums (o[16 + 2 r]).
-template <class T, int kKSteps>
-__device__ __forceinline__ void issue_pv_sw64_rowsum(float (&o)[20],
-                                                     const std::uint32_t (&pa)[kKSteps][4],
-                                                     std::uint32_t v_tile,
-                                                     std::uint32_t ones_offset) {
-#pragma unroll
-  for (int kk = 0; kk < kKSteps; ++kk)
-    wgmma_rs_n40_tb<T>(o, pa[kk], wgmma_desc_sw64_mn(v_tile + kk * 1024, ones_offset, 512));
+  for (int kk = 0; kk < kKSteps; ++kk) {
+    if constexpr (kHeadDim == 64)
+      wgmma_rs_n72_tb<T>(o, pa[kk], wgmma_desc_sw128(v_tile + kk * 2048, ones_offset, 1024));
+    else
+      wgmma_rs_n40_tb<T>(o, pa[kk], wgmma_desc_sw64_mn(v_tile + kk * 1024, ones_offset, 512));
+  }
   wgmma_commit();
 }
 
@@ -135,7 +127,7 @@ __device__ __forceinline__ void fill_ones(unsigned char* dst, int bytes) {
 }
 
 // Row r's (quad or quad + 8) softmax denominator at the end, in every lane of its quad: from the
-// row-sum columns of O (issue_pv_sw128_rowsum) or from the lane's partial sums reduced over the
+// row-sum columns of O (issue_pv_rowsum) or from the lane's partial sums reduced over the
 // quad.
 template <bool kTensorRowSum, int kOValues>
 __device__ __forceinline__ float row_total(const float (&o)[kOValues], const float (&row_sum)[2],
@@ -304,7 +296,7 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
   };
   auto issue_pv = [&](int stage) {
     if constexpr (Traits::kTensorRowSum)
-      issue_pv_sw128_rowsum<T>(o, pa, sV + stage * kBytesKV, Traits::kOnesOffset);
+      issue_pv_rowsum<T, 64>(o, pa, sV + stage * kBytesKV, Traits::kOnesOffset);
     else
       issue_pv_sw128<T>(o, pa, sV + stage * kBytesKV, kBytesKV);
   };

@@ -282,10 +282,8 @@ __global__ void __launch_bounds__(Traits::kThreads, 1)
     };
     auto issue_pv = [&](int stage) {
       const std::uint32_t v_tile = sV + stage * kBytesV;
-      if constexpr (Traits::kHeadDim == 32) {
-        flash::issue_pv_sw64_rowsum<T>(o, pa, v_tile, Traits::kOnesOffset);
-      } else if constexpr (Traits::kTensorRowSum) {
-        flash::issue_pv_sw128_rowsum<T>(o, pa, v_tile, Traits::kOnesOffset);
+      if constexpr (Traits::kTensorRowSum) {
+        flash::issue_pv_rowsum<T, Traits::kHeadDim>(o, pa, v_tile, Traits::kOnesOffset);
       } else {
         flash::issue_pv_sw128<T>(o, pa, v_tile, kBytesV);
       }

@@ -20,6 +20,7 @@
 #include "model/kernels/flash/flash_common.cuh"
 #include "model/kernels/sage/sage.h"
 #include "model/kernels/sage/sage_launch.h"
+#include "model/kernels/sage/sage_quant_kernel.cuh"
 
 namespace latentcast::kernels::sage {
 
@@ -79,15 +80,7 @@ __global__ void __launch_bounds__(Traits::kThreads)
                                 : make_uint4(0u, 0u, 0u, 0u);
     }
   };
-  auto unpack = [](const uint4& raw, float(&v)[8]) {
-    const std::uint32_t w[4] = {raw.x, raw.y, raw.z, raw.w};
-#pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      const float2 f = flash::Elem<T>::unpack(w[e]);
-      v[2 * e] = f.x;
-      v[2 * e + 1] = f.y;
-    }
-  };
+  const auto unpack = [](const uint4& raw, float(&v)[8]) { unpack8<T>(raw, v); };
   // The block in x to INT8: value (x q_mul for Q, x - mean for K), scale, rows below `rows`.
   auto quantise = [&](bool is_q, float q_mul, const float(&m)[8], std::int8_t* dst, int rows,
                       float* scale_out) {

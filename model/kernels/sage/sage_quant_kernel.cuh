@@ -50,9 +50,9 @@ struct QuantTraits {
   static_assert(kMeanThreads % kChunksPerRow == 0, "whole rows per mean step");
 };
 
+// 8 16-bit values (one 16-byte chunk) as floats.
 template <class T>
-__device__ __forceinline__ void load8(const T* src, float (&x)[8]) {
-  const uint4 raw = *reinterpret_cast<const uint4*>(src);
+__device__ __forceinline__ void unpack8(const uint4& raw, float (&x)[8]) {
   const std::uint32_t w[4] = {raw.x, raw.y, raw.z, raw.w};
 #pragma unroll
   for (int e = 0; e < 4; ++e) {
@@ -60,6 +60,12 @@ __device__ __forceinline__ void load8(const T* src, float (&x)[8]) {
     x[2 * e] = f.x;
     x[2 * e + 1] = f.y;
   }
+}
+
+template <class T>
+__device__ __forceinline__ void load8(const T* src, float (&x)[8]) {
+  const uint4 raw = *reinterpret_cast<const uint4*>(src);
+  unpack8<T>(raw, x);
 }
 
 // k_mean[bh, c] += sum over this CTA's kMeanRows tokens of k[bh, n, c] / n_k (zeroed beforehand).
