@@ -1,6 +1,8 @@
 // Dispatch of the flash kernels by head dim and element type, and the device check.
 #include <cuda_runtime.h>
 
+#include <atomic>
+
 #include <cstdlib>
 #include <string>
 
@@ -72,12 +74,28 @@ bool hopper_kernels_run_here() {
 #if LATENTCAST_FLASH_WGMMA
   // LATENTCAST_FLASH_FWD=mma keeps every forward and backward on the mma.sync kernels (the tests
   // run both; the benchmark compares them). All the sm_90a kernels are in one library: the head
-  // dim 128 forward's machine code stands for them.
-  static const bool ok = [] {
+  // dim 128 forward's machine code stands for them. The answer is per device (a host may mix an
+  // H100 with an A100) and kept once known.
+  static const bool allowed = [] {
     const char* v = std::getenv("LATENTCAST_FLASH_FWD");
-    return !(v && std::string(v) == "mma") && fwd_wgmma_runs_here<128, __nv_bfloat16>();
+    return !(v && std::string(v) == "mma");
   }();
-  return ok;
+  if (!allowed) return false;
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  constexpr int kKnownDevices = 64;
+  static std::atomic<int> known[kKnownDevices] = {};  // 0 not asked yet, 1 runs, -1 does not
+  const bool cached = device >= 0 && device < kKnownDevices;
+  if (cached) {
+    const int answer = known[device].load(std::memory_order_relaxed);
+    if (answer != 0) return answer > 0;
+  }
+  const bool runs = fwd_wgmma_runs_here<128, __nv_bfloat16>();
+  if (cached) known[device].store(runs ? 1 : -1, std::memory_order_relaxed);
+  return runs;
 #else
   return false;
 #endif

@@ -42,14 +42,14 @@ struct ClusterQuantTraits {
 // at a warp each.
 template <class Traits>
 struct ClusterQuantGrid {
-  int k_clusters = 0, q_clusters = 0;
+  std::int64_t k_clusters = 0, q_clusters = 0;
   ClusterQuantGrid(const SageQuantParams& p) {
     const int bh = p.batch * p.heads;
     const std::int64_t q_blocks =
         static_cast<std::int64_t>(bh) * ((p.n_q + kQuantBlock - 1) / kQuantBlock);
     constexpr int kPerCluster = Traits::kCluster * Traits::kWarps;
     k_clusters = p.n_k > 0 ? bh : 0;
-    q_clusters = static_cast<int>((q_blocks + kPerCluster - 1) / kPerCluster);
+    q_clusters = (q_blocks + kPerCluster - 1) / kPerCluster;
   }
 };
 
@@ -210,8 +210,7 @@ cudaError_t run_quant_cluster_hdim(const SageQuantParams& p, cudaStream_t stream
     if (status != cudaSuccess) return status;
   }
   const ClusterQuantGrid<Traits> grid(p);
-  const std::int64_t ctas =
-      static_cast<std::int64_t>(grid.k_clusters + grid.q_clusters) * Traits::kCluster;
+  const std::int64_t ctas = (grid.k_clusters + grid.q_clusters) * Traits::kCluster;
   if (ctas >= (std::int64_t(1) << 31)) return cudaErrorInvalidConfiguration;
   cudaLaunchConfig_t config = {};
   config.gridDim = dim3(static_cast<unsigned>(ctas));
@@ -224,7 +223,8 @@ cudaError_t run_quant_cluster_hdim(const SageQuantParams& p, cudaStream_t stream
   attribute[0].val.clusterDim.z = 1;
   config.attrs = attribute;
   config.numAttrs = 1;
-  return cudaLaunchKernelEx(&config, sage_quant_cluster_kernel<Traits, T>, p, grid.k_clusters);
+  return cudaLaunchKernelEx(&config, sage_quant_cluster_kernel<Traits, T>, p,
+                            static_cast<int>(grid.k_clusters));  // at most batch x heads
 }
 
 }  // namespace latentcast::kernels::sage
