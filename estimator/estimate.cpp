@@ -111,6 +111,7 @@ const std::vector<GpuPreset>& gpu_presets() {
       {"24gb", "24 GB (GeForce RTX 4090, RTX 3090, L4)", 24 * kGiB},
       {"48gb", "48 GB (RTX 6000 Ada, L40S, A40)", 48 * kGiB},
       {"80gb", "80 GB (H100, A100 80GB)", 80 * kGiB},
+      {"141gb", "141 GB (H200)", 141 * kGiB, 9},
   };
   return presets;
 }
@@ -122,7 +123,7 @@ std::optional<DeviceSpec> preset_device(const std::string& key) {
     d.name = p.description;
     d.cuda = true;
     d.capacity_bytes = p.capacity_bytes;
-    d.major = 8;
+    d.major = p.major;
     d.sdpa = true;
     d.flash_kernel = false;
     return d;

@@ -32,12 +32,13 @@ struct DeviceSpec {
 };
 
 struct GpuPreset {
-  std::string key;  // "6gb", ... "80gb"
+  std::string key;  // "6gb", ... "80gb", "141gb"
   std::string description;
   std::int64_t capacity_bytes;
+  int major = 8;  // compute capability: 9 for the Hopper card (our sm_90a kernels run there)
 };
 const std::vector<GpuPreset>& gpu_presets();
-// A CUDA device of the preset's capacity (compute capability 8.0, LibTorch >= 2), or nullopt.
+// A CUDA device of the preset's capacity and compute capability (LibTorch >= 2), or nullopt.
 std::optional<DeviceSpec> preset_device(const std::string& key);
 
 // Training and validation segments (windows x channels) of the dataset: the cached latents and

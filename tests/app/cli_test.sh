@@ -173,6 +173,7 @@ bigger=$("$cli" estimate --project "$demo" --device cpu --json "${tiny[@]}" --se
 expect 0 '"fits": false' -- "$cli" estimate --project "$demo" --device cpu --capacity 1000000 --json "${tiny[@]}"
 expect 0 '"max_batch_size"' -- "$cli" estimate --project "$demo" --gpu 8gb --recommend --json "${tiny[@]}"
 expect 0 "24 GB" -- "$cli" estimate --project "$demo" --gpu 24gb "${tiny[@]}"
+expect 0 "141 GB (H200)" -- "$cli" estimate --project "$demo" --gpu 141gb "${tiny[@]}"
 expect 2 "--gpu: unknown preset '7gb'" -- "$cli" estimate --project "$demo" --gpu 7gb
 expect 2 "--capacity and --gpu" -- "$cli" estimate --project "$demo" --gpu 8gb --capacity 100
 expect 2 "--recommend" -- "$cli" estimate --project "$demo" --device cpu --recommend

@@ -239,13 +239,17 @@ TEST_CASE("recommend: the largest batch that fits, and single changes that fit")
   EXPECT(fine.max_batch_size >= 256);
 }
 
-TEST_CASE("presets: 6 to 80 GB CUDA devices; unknown keys are not guessed") {
-  const auto p24 = preset_device("24gb"), p80 = preset_device("80gb");
-  REQUIRE(p24.has_value() && p80.has_value());
+TEST_CASE("presets: 6 to 141 GB CUDA devices; unknown keys are not guessed") {
+  const auto p24 = preset_device("24gb"), p80 = preset_device("80gb"),
+             p141 = preset_device("141gb");
+  REQUIRE(p24.has_value() && p80.has_value() && p141.has_value());
   EXPECT(p24->capacity_bytes == (24LL << 30));
   EXPECT(p80->cuda);
+  EXPECT_EQ(p80->major, 8);
+  EXPECT(p141->capacity_bytes == (141LL << 30));
+  EXPECT_EQ(p141->major, 9);  // the H200: sage's Hopper layout is counted
   EXPECT(!preset_device("25gb").has_value());
-  EXPECT_EQ(gpu_presets().size(), std::size_t(7));
+  EXPECT_EQ(gpu_presets().size(), std::size_t(8));
 }
 
 TEST_CASE("bad input names the field and never overflows") {
