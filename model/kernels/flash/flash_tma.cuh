@@ -11,6 +11,7 @@
 
 #include "model/kernels/flash/flash.h"
 #include "model/kernels/flash/flash_common.cuh"
+#include "model/kernels/flash/flash_wgmma.cuh"
 
 namespace latentcast::kernels::flash {
 
@@ -191,8 +192,7 @@ struct KvRing {
 // 512 bytes, 512-byte aligned): the stride byte offset steps 8 rows; a k32 step of 8-bit
 // elements advances the start by 32 bytes.
 __device__ __forceinline__ std::uint64_t wgmma_desc_sw64(std::uint32_t smem_addr) {
-  return std::uint64_t((smem_addr >> 4) & 0x3FFF) | (std::uint64_t(1) << 16) |
-         (std::uint64_t(512 >> 4) << 32) | (std::uint64_t(2) << 62);
+  return wgmma_desc(smem_addr, 16, 512, 2);
 }
 
 // A wgmma descriptor for an MN-major tile of 64-byte rows in the 64-byte swizzle (8-row atoms of
@@ -202,9 +202,7 @@ __device__ __forceinline__ std::uint64_t wgmma_desc_sw64(std::uint32_t smem_addr
 __device__ __forceinline__ std::uint64_t wgmma_desc_sw64_mn(std::uint32_t smem_addr,
                                                             std::uint32_t lbo_bytes,
                                                             std::uint32_t sbo_bytes) {
-  return std::uint64_t((smem_addr >> 4) & 0x3FFF) |
-         (std::uint64_t((lbo_bytes >> 4) & 0x3FFF) << 16) |
-         (std::uint64_t((sbo_bytes >> 4) & 0x3FFF) << 32) | (std::uint64_t(2) << 62);
+  return wgmma_desc(smem_addr, lbo_bytes, sbo_bytes, 2);
 }
 
 // A wgmma shared-memory descriptor for a tile in the 128-byte swizzle layout that TMA writes
@@ -215,9 +213,7 @@ __device__ __forceinline__ std::uint64_t wgmma_desc_sw64_mn(std::uint32_t smem_a
 __device__ __forceinline__ std::uint64_t wgmma_desc_sw128(std::uint32_t smem_addr,
                                                           std::uint32_t lbo_bytes,
                                                           std::uint32_t sbo_bytes) {
-  return std::uint64_t((smem_addr >> 4) & 0x3FFF) |
-         (std::uint64_t((lbo_bytes >> 4) & 0x3FFF) << 16) |
-         (std::uint64_t((sbo_bytes >> 4) & 0x3FFF) << 32) | (std::uint64_t(1) << 62);
+  return wgmma_desc(smem_addr, lbo_bytes, sbo_bytes, 1);
 }
 
 // --- host side ---------------------------------------------------------------------------------

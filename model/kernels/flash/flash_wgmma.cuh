@@ -16,11 +16,12 @@
 namespace latentcast::kernels::flash {
 
 // A shared-memory matrix descriptor: start address, leading (K) and stride (M/N) byte offsets
-// between core matrices, no swizzle.
+// between core matrices, and the layout (bits 62-63): 0 no swizzle (the default), 1 the 128-byte
+// swizzle, 2 the 64-byte one (flash_tma.cuh names the swizzled forms).
 __device__ __forceinline__ std::uint64_t wgmma_desc(std::uint32_t smem_addr, std::uint32_t lbo,
-                                                    std::uint32_t sbo) {
+                                                    std::uint32_t sbo, std::uint64_t layout = 0) {
   return std::uint64_t((smem_addr >> 4) & 0x3FFF) | (std::uint64_t((lbo >> 4) & 0x3FFF) << 16) |
-         (std::uint64_t((sbo >> 4) & 0x3FFF) << 32);
+         (std::uint64_t((sbo >> 4) & 0x3FFF) << 32) | (layout << 62);
 }
 
 __device__ __forceinline__ void wgmma_fence() {

@@ -80,7 +80,6 @@ __global__ void __launch_bounds__(Traits::kThreads)
                                 : make_uint4(0u, 0u, 0u, 0u);
     }
   };
-  const auto unpack = [](const uint4& raw, float(&v)[8]) { unpack8<T>(raw, v); };
   // The block in x to INT8: value (x q_mul for Q, x - mean for K), scale, rows below `rows`.
   auto quantise = [&](bool is_q, float q_mul, const float(&m)[8], std::int8_t* dst, int rows,
                       float* scale_out) {
@@ -89,7 +88,7 @@ __global__ void __launch_bounds__(Traits::kThreads)
     for (int i = 0; i < kChunks; ++i) {
       if (row_lane + i * kRows >= rows) continue;
       float v[8];
-      unpack(x[i], v);
+      unpack8<T>(x[i], v);
 #pragma unroll
       for (int e = 0; e < 8; ++e) amax = fmaxf(amax, fabsf(is_q ? v[e] * q_mul : v[e] - m[e]));
     }
@@ -104,7 +103,7 @@ __global__ void __launch_bounds__(Traits::kThreads)
       const int r = row_lane + i * kRows;
       if (r >= rows) continue;
       float v[8];
-      unpack(x[i], v);
+      unpack8<T>(x[i], v);
       std::uint32_t packed[2] = {0u, 0u};
 #pragma unroll
       for (int e = 0; e < 8; ++e) {
@@ -148,7 +147,7 @@ __global__ void __launch_bounds__(Traits::kThreads)
 #pragma unroll
     for (int i = 0; i < kChunks; ++i) {  // chunks past the block's rows or d are zeros
       float v[8];
-      unpack(x[i], v);
+      unpack8<T>(x[i], v);
 #pragma unroll
       for (int e = 0; e < 8; ++e) sum[e] += v[e];
     }
